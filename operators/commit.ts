@@ -1,0 +1,74 @@
+/**
+ * commit: the write end of the pipeline. Each item sets a key, patches a byte range inside it,
+ * or deletes it, with at most `concurrency` store calls in flight. Items for the same key are
+ * applied in arrival order (serialised); different keys go in parallel.
+ */
+import type { Store } from "../src/store.js";
+import { UnsupportedOperationError, asAbortError } from "../src/errors.js";
+
+export type CommitItem =
+  | { op: "set"; key: string; bytes: Uint8Array }
+  | { op: "setRange"; key: string; offset: number; bytes: Uint8Array }
+  | { op: "delete"; key: string };
+
+export interface CommitOptions<T extends CommitItem> {
+  concurrency?: number;
+  signal?: AbortSignal;
+  /** Called after each item is durably applied. */
+  onCommitted?: (item: T) => void;
+}
+
+export function commit<T extends CommitItem>(store: Store, options: CommitOptions<T> = {}): WritableStream<T> {
+  const concurrency = Math.max(1, Math.floor(options.concurrency ?? 8));
+  const inFlight = new Set<Promise<void>>();
+  const tails = new Map<string, Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  // A function, not an inline check: TypeScript cannot see that awaits may set `failure`.
+  const throwIfFailed = (): void => {
+    if (failure) throw failure.error;
+  };
+
+  const apply = async (item: T): Promise<void> => {
+    const call = { signal: options.signal };
+    switch (item.op) {
+      case "set":
+        if (!store.set) throw new UnsupportedOperationError("store is read-only", { key: item.key });
+        return store.set(item.key, item.bytes, call);
+      case "delete":
+        if (!store.delete) throw new UnsupportedOperationError("store cannot delete", { key: item.key });
+        return store.delete(item.key, call);
+      case "setRange":
+        if (!store.setRange) throw new UnsupportedOperationError("store cannot patch byte ranges", { key: item.key });
+        return store.setRange(item.key, item.offset, item.bytes, call);
+    }
+  };
+
+  return new WritableStream<T>({
+    async write(item) {
+      if (failure) throw failure.error;
+      if (options.signal?.aborted) throw asAbortError(options.signal.reason, { key: item.key });
+      const previous = tails.get(item.key) ?? Promise.resolve();
+      const task = previous.then(() => apply(item)).then(
+        () => options.onCommitted?.(item),
+        (error: unknown) => {
+          failure ??= { error };
+        },
+      );
+      tails.set(item.key, task);
+      inFlight.add(task);
+      void task.finally(() => {
+        inFlight.delete(task);
+        if (tails.get(item.key) === task) tails.delete(item.key);
+      });
+      while (inFlight.size >= concurrency && !failure) await Promise.race(inFlight);
+      throwIfFailed();
+    },
+    async close() {
+      await Promise.all(inFlight);
+      if (failure) throw failure.error;
+    },
+    async abort() {
+      await Promise.allSettled(inFlight);
+    },
+  });
+}

@@ -1,0 +1,92 @@
+/**
+ * prefetch: chunk requests in, fetched chunks out, with at most `concurrency` fetches in
+ * flight. Unordered by default (results flow as soon as they land, which keeps IO and compute
+ * busy); `ordered: true` emits in request order. Backpressure: no new fetch starts while the
+ * in-flight limit is reached, and the TransformStream does not call transform while its
+ * readable side is full, so memory stays bounded by concurrency + the downstream queue.
+ * An abort (of `signal`, or of the stream) cancels what is in flight.
+ */
+import { asAbortError } from "../src/errors.js";
+
+export interface PrefetchOptions<I, O> {
+  /** Fetches one item; receives a signal that aborts when the stage is cancelled. */
+  fetch: (item: I, signal: AbortSignal) => Promise<O>;
+  /** Fetches in flight at once (default 8). */
+  concurrency?: number;
+  /** Emit in input order (default false). */
+  ordered?: boolean;
+  signal?: AbortSignal;
+  /** Observes the number of fetches in flight after each change (for tests and metrics). */
+  onInFlight?: (inFlight: number) => void;
+}
+
+export function prefetch<I, O>(options: PrefetchOptions<I, O>): TransformStream<I, O> {
+  const concurrency = Math.max(1, Math.floor(options.concurrency ?? 8));
+  const ordered = options.ordered ?? false;
+  const abort = new AbortController();
+  const onOuterAbort = () => abort.abort(options.signal?.reason);
+  options.signal?.addEventListener("abort", onOuterAbort, { once: true });
+
+  const inFlight = new Set<Promise<void>>();
+  // For ordered output: results parked until every earlier one is emitted.
+  const parked = new Map<number, O>();
+  let nextToEmit = 0;
+  let nextSeq = 0;
+  let failure: { error: unknown } | undefined;
+  // A function, not an inline check: TypeScript cannot see that awaits may set `failure`.
+  const throwIfFailed = (): void => {
+    if (failure) throw failure.error;
+  };
+
+  const settle = (controller: TransformStreamDefaultController<O>, seq: number, value: O) => {
+    if (!ordered) {
+      controller.enqueue(value);
+      return;
+    }
+    parked.set(seq, value);
+    while (parked.has(nextToEmit)) {
+      controller.enqueue(parked.get(nextToEmit) as O);
+      parked.delete(nextToEmit++);
+    }
+  };
+
+  const fail = (controller: TransformStreamDefaultController<O>, error: unknown) => {
+    if (failure) return;
+    failure = { error };
+    abort.abort(error);
+    try {
+      controller.error(error);
+    } catch {
+      // already errored or closed
+    }
+  };
+
+  const cleanup = () => options.signal?.removeEventListener("abort", onOuterAbort);
+
+  return new TransformStream<I, O>({
+    async transform(item, controller) {
+      if (failure) throw failure.error;
+      if (abort.signal.aborted) throw asAbortError(abort.signal.reason);
+      const seq = nextSeq++;
+      const task: Promise<void> = options.fetch(item, abort.signal).then(
+        (value) => {
+          if (!failure) settle(controller, seq, value);
+        },
+        (error: unknown) => fail(controller, abort.signal.aborted ? asAbortError(abort.signal.reason) : error),
+      );
+      inFlight.add(task);
+      options.onInFlight?.(inFlight.size);
+      void task.finally(() => {
+        inFlight.delete(task);
+        options.onInFlight?.(inFlight.size);
+      });
+      while (inFlight.size >= concurrency && !failure) await Promise.race(inFlight);
+      throwIfFailed();
+    },
+    async flush() {
+      await Promise.all(inFlight);
+      cleanup();
+      if (failure) throw failure.error;
+    },
+  });
+}

@@ -1,0 +1,162 @@
+/**
+ * A codec chain: array→array*, exactly one array→bytes, bytes→bytes* — in that order
+ * (anything else is a MetadataError). Decoding runs the chain backwards. Errors from inside a
+ * codec come out as CodecError/ChecksumError naming the array path and the chunk key.
+ */
+import { DATA_TYPES, product } from "../dtype.js";
+import { CodecError, MetadataError, ZarrflowError, type ErrorContext } from "../errors.js";
+import type { NdArray } from "../ndarray.js";
+import type {
+  ArrayToArrayCodec,
+  ArrayToBytesCodec,
+  BytesToBytesCodec,
+  ChunkSpec,
+  Codec,
+  CodecMetadata,
+  MaybePromise,
+} from "./codec.js";
+import { getCodecFactory } from "./registry.js";
+
+export class CodecChain {
+  readonly arrayToArray: ArrayToArrayCodec[] = [];
+  readonly arrayToBytes: ArrayToBytesCodec;
+  readonly bytesToBytes: BytesToBytesCodec[] = [];
+  /** specs[i] is the input spec of arrayToArray[i]; the last entry is the array→bytes input. */
+  private readonly specs: ChunkSpec[];
+  /** byteSizes[i] is the fixed input size of bytesToBytes[i] (null when data-dependent). */
+  private readonly byteSizes: (number | null)[];
+  private readonly path: string | undefined;
+
+  constructor(readonly spec: ChunkSpec, codecs: readonly CodecMetadata[], context: ErrorContext = {}) {
+    this.path = context.path;
+    if (!Array.isArray(codecs) || codecs.length === 0) {
+      throw new MetadataError("codecs must be a non-empty list", context);
+    }
+    let current = spec;
+    this.specs = [spec];
+    let arrayToBytes: ArrayToBytesCodec | undefined;
+    for (const entry of codecs) {
+      const { name, configuration } = normalizeCodecMetadata(entry, context);
+      const codec: Codec = getCodecFactory(name, context)(configuration ?? {}, current, context);
+      if (codec.kind === "array_to_array") {
+        if (arrayToBytes) throw new MetadataError(`codec "${name}" (array → array) cannot follow an array → bytes codec`, context);
+        this.arrayToArray.push(codec);
+        current = codec.resolveSpec(current);
+        this.specs.push(current);
+      } else if (codec.kind === "array_to_bytes") {
+        if (arrayToBytes) throw new MetadataError(`codec "${name}": only one array → bytes codec is allowed`, context);
+        arrayToBytes = codec;
+      } else {
+        if (!arrayToBytes) throw new MetadataError(`codec "${name}" (bytes → bytes) must follow an array → bytes codec`, context);
+        this.bytesToBytes.push(codec);
+      }
+    }
+    if (!arrayToBytes) throw new MetadataError("codecs must include an array → bytes codec (such as \"bytes\")", context);
+    this.arrayToBytes = arrayToBytes;
+    this.byteSizes = [];
+    let size = arrayToBytes.fixedEncodedSize(current);
+    for (const codec of this.bytesToBytes) {
+      this.byteSizes.push(size);
+      size = codec.fixedEncodedSize(size);
+    }
+    this.encodedSize = size;
+  }
+
+  /** The encoded size of every chunk when it does not depend on the data (no compression), else null. */
+  readonly encodedSize: number | null;
+
+  /** The spec the array→bytes codec sees. */
+  get innerSpec(): ChunkSpec {
+    return this.specs[this.specs.length - 1];
+  }
+
+  toJSON(): CodecMetadata[] {
+    return [...this.arrayToArray, this.arrayToBytes, ...this.bytesToBytes].map((c) => c.toJSON());
+  }
+
+  /** Decodes one stored chunk into a C-order array of `spec.shape`. */
+  decode(bytes: Uint8Array, key?: string): MaybePromise<NdArray> {
+    const steps: Step[] = [];
+    for (let i = this.bytesToBytes.length - 1; i >= 0; i--) {
+      const codec = this.bytesToBytes[i];
+      const expectedSize = this.byteSizes[i] ?? undefined;
+      steps.push((b) => codec.decode(b as Uint8Array, { expectedSize }));
+    }
+    steps.push((b) => this.arrayToBytes.decode(b as Uint8Array, this.innerSpec));
+    for (let i = this.arrayToArray.length - 1; i >= 0; i--) {
+      const codec = this.arrayToArray[i];
+      const spec = this.specs[i];
+      steps.push((a) => codec.decode(a as NdArray, spec));
+    }
+    return run(bytes, steps, (error) => this.wrap(error, "decode", key)) as MaybePromise<NdArray>;
+  }
+
+  /** Encodes a C-order array of `spec.shape` into stored bytes. */
+  encode(array: NdArray, key?: string): MaybePromise<Uint8Array> {
+    if (array.dtype !== this.spec.dataType || product(array.shape) !== product(this.spec.shape)) {
+      throw new CodecError(`cannot encode a ${array.dtype} array of shape [${array.shape}] with a chain for ${this.spec.dataType} [${this.spec.shape}]`, { path: this.path, key });
+    }
+    const steps: Step[] = [];
+    for (const codec of this.arrayToArray) steps.push((a) => codec.encode(a as NdArray));
+    steps.push((a) => this.arrayToBytes.encode(a as NdArray));
+    for (const codec of this.bytesToBytes) steps.push((b) => codec.encode(b as Uint8Array));
+    return run(array, steps, (error) => this.wrap(error, "encode", key)) as MaybePromise<Uint8Array>;
+  }
+
+  /** Bytes per element of the decoded array. */
+  get itemsize(): number {
+    return DATA_TYPES[this.spec.dataType].itemsize;
+  }
+
+  private wrap(error: unknown, what: "decode" | "encode", key: string | undefined): Error {
+    const context = { path: this.path, key, cause: error };
+    if (error instanceof CodecError && error.key === undefined) {
+      // Re-raise the same class, now naming the array and key.
+      const Ctor = error.constructor as new (message: string, context: ErrorContext) => CodecError;
+      return new Ctor(error.detail, context);
+    }
+    if (error instanceof ZarrflowError) return error;
+    const message = error instanceof Error ? error.message : String(error);
+    return new CodecError(`failed to ${what} chunk: ${message}`, context);
+  }
+}
+
+type Step = (value: unknown) => unknown;
+
+/** Runs steps synchronously until one returns a Promise, then continues asynchronously. */
+function run(value: unknown, steps: Step[], onError: (error: unknown) => Error): unknown {
+  let i = 0;
+  try {
+    for (; i < steps.length; i++) {
+      value = steps[i](value);
+      if (value instanceof Promise) {
+        const rest = steps.slice(i + 1);
+        return value.then(
+          async (v) => {
+            let current: unknown = v;
+            for (const step of rest) current = await step(current);
+            return current;
+          },
+        ).catch((error: unknown) => {
+          throw onError(error);
+        });
+      }
+    }
+  } catch (error) {
+    throw onError(error);
+  }
+  return value;
+}
+
+/** Accepts `{name, configuration}` objects and bare names ("crc32c") as the v3 spec allows. */
+export function normalizeCodecMetadata(entry: unknown, context: ErrorContext): CodecMetadata {
+  if (typeof entry === "string") return { name: entry };
+  if (typeof entry === "object" && entry !== null && typeof (entry as CodecMetadata).name === "string") {
+    const { name, configuration } = entry as CodecMetadata;
+    if (configuration !== undefined && (typeof configuration !== "object" || configuration === null || Array.isArray(configuration))) {
+      throw new MetadataError(`codec "${name}": configuration must be an object`, context);
+    }
+    return configuration === undefined ? { name } : { name, configuration };
+  }
+  throw new MetadataError(`invalid codec entry ${JSON.stringify(entry)}`, context);
+}

@@ -1,0 +1,16 @@
+/** Registers every built-in codec and re-exports the codec API. */
+import "./bytes.js";
+import "./transpose.js";
+import "./gzip.js";
+import "./zlib.js";
+import "./crc32c.js";
+import "./zstd.js";
+import "./blosc.js";
+import "./lz4.js";
+
+export * from "./codec.js";
+export { CodecChain } from "./chain.js";
+export { registerCodec, getCodecFactory, registeredCodecs } from "./registry.js";
+export { crc32c } from "./crc32c.js";
+export { setDeflateBackend, deflateBackend } from "./deflate-backend.js";
+export { ZSTD_IMPLEMENTATION } from "./zstd.js";

@@ -1,0 +1,46 @@
+/**
+ * zarrflow — read, write and convert Zarr arrays (v3 and v2) through a streaming
+ * prefetch → compute → commit chunk pipeline.
+ */
+export { ZarrArray, type ReadOptions, type WriteOptions, type OperationOptions, type Progress, type ChunkRequest } from "./array.js";
+export { ZarrGroup } from "./group.js";
+export {
+  open,
+  openArray,
+  openGroup,
+  create,
+  createGroup,
+  setAttributes,
+  defaultChunks,
+  type OpenOptions,
+  type CreateArrayOptions,
+  type CreateGroupOptions,
+} from "./hierarchy.js";
+export { slice, parseSelection, normalizeSelection, type Selection, type SelectionItem, type Slice } from "./selection.js";
+export {
+  DATA_TYPES,
+  dataTypeInfo,
+  toFloat16Bits,
+  fromFloat16Bits,
+  HAS_FLOAT16_ARRAY,
+  type DataType,
+  type TypedArray,
+  type Scalar,
+} from "./dtype.js";
+export { ndarray, type NdArray } from "./ndarray.js";
+export * from "./errors.js";
+export type { Store, ByteRange, StoreCallOptions, WritableStore } from "./store.js";
+export {
+  CodecChain,
+  registerCodec,
+  registeredCodecs,
+  crc32c,
+  setDeflateBackend,
+  ZSTD_IMPLEMENTATION,
+  type CodecMetadata,
+  type ChunkSpec,
+  type Codec,
+  type CodecFactory,
+} from "./codecs/index.js";
+export type { ArrayMetadata, GroupMetadata, ZarrFormat, V2CodecConfig } from "./metadata.js";
+export type { WriteValue } from "./value.js";

@@ -1,0 +1,358 @@
+/**
+ * Zarr metadata, v3 (`zarr.json`) and v2 (`.zarray`, `.zgroup`, `.zattrs`, `.zmetadata`),
+ * parsed and validated into one description. A v2 array becomes the codec chain a v3 array
+ * would have: order "F" → transpose, filters, bytes (with the dtype's byte order), compressor.
+ * The v2 fields are kept so that the metadata can be written back exactly as v2.
+ */
+import type { CodecMetadata } from "./codecs/codec.js";
+import {
+  DATA_TYPES,
+  fillValueToJSON,
+  parseDataType,
+  parseFillValue,
+  parseV2DataType,
+  toV2DataType,
+  zeroScalar,
+  type DataType,
+  type Endian,
+  type Scalar,
+} from "./dtype.js";
+import { MetadataError, UnknownCodecError, type ErrorContext } from "./errors.js";
+
+export type ZarrFormat = 2 | 3;
+
+export interface ChunkKeyEncoding {
+  name: "default" | "v2";
+  separator: "/" | ".";
+}
+
+/** A v2 compressor or filter in its `.zarray` form: `{id: "blosc", cname: "lz4", ...}`. */
+export type V2CodecConfig = { id: string } & Record<string, unknown>;
+
+export interface V2Fields {
+  order: "C" | "F";
+  compressor: V2CodecConfig | null;
+  filters: V2CodecConfig[] | null;
+  /** Byte order of the stored dtype. */
+  endian: Endian;
+  /** True when `.zarray` says `fill_value: null`. */
+  fillValueNull: boolean;
+}
+
+export interface ArrayMetadata {
+  zarrFormat: ZarrFormat;
+  shape: number[];
+  /** Shape of each stored chunk (of each shard, for sharded arrays). */
+  chunkShape: number[];
+  dataType: DataType;
+  fillValue: Scalar;
+  /** The codec chain in v3 form (v2 arrays converted). */
+  codecs: CodecMetadata[];
+  chunkKeyEncoding: ChunkKeyEncoding;
+  attributes: Record<string, unknown>;
+  dimensionNames: (string | null)[] | null;
+  /** v2-only fields, present when zarrFormat is 2. */
+  v2?: V2Fields;
+}
+
+export interface GroupMetadata {
+  zarrFormat: ZarrFormat;
+  attributes: Record<string, unknown>;
+  /** Child metadata documents keyed by path relative to this group, when consolidated. */
+  consolidated?: Map<string, NodeDocument>;
+}
+
+/** A node's metadata documents as stored: v3 `zarr.json`, or the v2 trio. */
+export type NodeDocument =
+  | { zarrFormat: 3; json: unknown }
+  | { zarrFormat: 2; zarray?: unknown; zgroup?: unknown; zattrs?: unknown };
+
+// ---------------------------------------------------------------------------------------------
+// validation helpers
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function shapeOf(value: unknown, what: string, context: ErrorContext, allowZero: boolean): number[] {
+  if (!Array.isArray(value)) throw new MetadataError(`${what} must be a list of integers, got ${JSON.stringify(value)}`, context);
+  for (const n of value) {
+    if (typeof n !== "number" || !Number.isSafeInteger(n) || n < (allowZero ? 0 : 1)) {
+      throw new MetadataError(`${what} must hold ${allowZero ? "non-negative" : "positive"} integers, got ${JSON.stringify(value)}`, context);
+    }
+  }
+  return value as number[];
+}
+
+function attributesOf(value: unknown, context: ErrorContext): Record<string, unknown> {
+  if (value === undefined) return {};
+  if (!isObject(value)) throw new MetadataError(`attributes must be an object`, context);
+  return value;
+}
+
+// ---------------------------------------------------------------------------------------------
+// v3
+
+const V3_ARRAY_KEYS = new Set([
+  "zarr_format",
+  "node_type",
+  "shape",
+  "data_type",
+  "chunk_grid",
+  "chunk_key_encoding",
+  "fill_value",
+  "codecs",
+  "attributes",
+  "dimension_names",
+  "storage_transformers",
+]);
+
+/** Parses a v3 `zarr.json` document into an array or group description. */
+export function parseV3Node(
+  json: unknown,
+  context: ErrorContext = {},
+): { kind: "array"; metadata: ArrayMetadata } | { kind: "group"; metadata: GroupMetadata } {
+  if (!isObject(json)) throw new MetadataError("zarr.json must be a JSON object", context);
+  if (json.zarr_format !== 3) throw new MetadataError(`zarr.json: zarr_format must be 3, got ${JSON.stringify(json.zarr_format)}`, context);
+  if (json.node_type === "group") return { kind: "group", metadata: parseV3Group(json, context) };
+  if (json.node_type === "array") return { kind: "array", metadata: parseV3Array(json, context) };
+  throw new MetadataError(`zarr.json: node_type must be "array" or "group", got ${JSON.stringify(json.node_type)}`, context);
+}
+
+function parseV3Group(json: Record<string, unknown>, context: ErrorContext): GroupMetadata {
+  const group: GroupMetadata = { zarrFormat: 3, attributes: attributesOf(json.attributes, context) };
+  // zarr-python's inline consolidated metadata: {kind: "inline", metadata: {path: zarr.json}}.
+  const consolidated = json.consolidated_metadata;
+  if (isObject(consolidated) && consolidated.kind === "inline" && isObject(consolidated.metadata)) {
+    group.consolidated = new Map(
+      Object.entries(consolidated.metadata).map(([path, doc]) => [path, { zarrFormat: 3, json: doc } as NodeDocument]),
+    );
+  }
+  return group;
+}
+
+function parseV3Array(json: Record<string, unknown>, context: ErrorContext): ArrayMetadata {
+  for (const [key, value] of Object.entries(json)) {
+    if (V3_ARRAY_KEYS.has(key)) continue;
+    // Extensions that may be ignored say so; anything else must be understood, and is not.
+    if (isObject(value) && value.must_understand === false) continue;
+    throw new MetadataError(`zarr.json: unknown field "${key}"`, context);
+  }
+  const shape = shapeOf(json.shape, "shape", context, true);
+  const dataType = parseDataType(json.data_type, context);
+
+  const grid = json.chunk_grid;
+  if (!isObject(grid) || grid.name !== "regular" || !isObject(grid.configuration)) {
+    throw new MetadataError(`chunk_grid must be {"name": "regular", "configuration": {"chunk_shape": [...]}}, got ${JSON.stringify(grid)}`, context);
+  }
+  const chunkShape = shapeOf(grid.configuration.chunk_shape, "chunk_shape", context, false);
+  if (chunkShape.length !== shape.length) {
+    throw new MetadataError(`chunk_shape [${chunkShape}] has ${chunkShape.length} dimensions, shape [${shape}] has ${shape.length}`, context);
+  }
+
+  const chunkKeyEncoding = parseV3ChunkKeyEncoding(json.chunk_key_encoding, context);
+  if (json.fill_value === undefined) throw new MetadataError("zarr.json: fill_value is required", context);
+  const fillValue = parseFillValue(json.fill_value, dataType, context);
+  if (!Array.isArray(json.codecs) || json.codecs.length === 0) throw new MetadataError("codecs must be a non-empty list", context);
+  const codecs = json.codecs as CodecMetadata[];
+
+  let dimensionNames: (string | null)[] | null = null;
+  if (json.dimension_names !== undefined && json.dimension_names !== null) {
+    const names = json.dimension_names;
+    if (!Array.isArray(names) || names.length !== shape.length || !names.every((n) => n === null || typeof n === "string")) {
+      throw new MetadataError(`dimension_names must be a list of ${shape.length} strings or nulls`, context);
+    }
+    dimensionNames = names as (string | null)[];
+  }
+  const transformers = json.storage_transformers;
+  if (transformers !== undefined && !(Array.isArray(transformers) && transformers.length === 0)) {
+    throw new MetadataError("storage_transformers are not supported", context);
+  }
+  return {
+    zarrFormat: 3,
+    shape,
+    chunkShape,
+    dataType,
+    fillValue,
+    codecs,
+    chunkKeyEncoding,
+    attributes: attributesOf(json.attributes, context),
+    dimensionNames,
+  };
+}
+
+function parseV3ChunkKeyEncoding(value: unknown, context: ErrorContext): ChunkKeyEncoding {
+  if (value === undefined) return { name: "default", separator: "/" };
+  if (!isObject(value) || (value.name !== "default" && value.name !== "v2")) {
+    throw new MetadataError(`chunk_key_encoding must be "default" or "v2", got ${JSON.stringify(value)}`, context);
+  }
+  const config = value.configuration ?? {};
+  const separator = isObject(config) ? (config.separator ?? (value.name === "default" ? "/" : ".")) : undefined;
+  if (separator !== "/" && separator !== ".") {
+    throw new MetadataError(`chunk_key_encoding separator must be "/" or ".", got ${JSON.stringify(separator)}`, context);
+  }
+  return { name: value.name, separator };
+}
+
+/** The v3 `zarr.json` document of an array. */
+export function toV3ArrayJSON(metadata: ArrayMetadata): Record<string, unknown> {
+  const json: Record<string, unknown> = {
+    zarr_format: 3,
+    node_type: "array",
+    shape: metadata.shape,
+    data_type: metadata.dataType,
+    chunk_grid: { name: "regular", configuration: { chunk_shape: metadata.chunkShape } },
+    chunk_key_encoding: {
+      name: metadata.chunkKeyEncoding.name,
+      configuration: { separator: metadata.chunkKeyEncoding.separator },
+    },
+    fill_value: fillValueToJSON(metadata.fillValue, metadata.dataType),
+    codecs: metadata.codecs,
+    attributes: metadata.attributes,
+  };
+  if (metadata.dimensionNames) json.dimension_names = metadata.dimensionNames;
+  return json;
+}
+
+export function toV3GroupJSON(metadata: GroupMetadata): Record<string, unknown> {
+  return { zarr_format: 3, node_type: "group", attributes: metadata.attributes };
+}
+
+// ---------------------------------------------------------------------------------------------
+// v2
+
+/** Parses `.zarray` (and `.zattrs`) into an array description. */
+export function parseV2Array(zarray: unknown, zattrs: unknown, context: ErrorContext = {}): ArrayMetadata {
+  if (!isObject(zarray)) throw new MetadataError(".zarray must be a JSON object", context);
+  if (zarray.zarr_format !== 2) throw new MetadataError(`.zarray: zarr_format must be 2, got ${JSON.stringify(zarray.zarr_format)}`, context);
+  const shape = shapeOf(zarray.shape, "shape", context, true);
+  const chunkShape = shapeOf(zarray.chunks, "chunks", context, false);
+  if (chunkShape.length !== shape.length) {
+    throw new MetadataError(`chunks [${chunkShape}] has ${chunkShape.length} dimensions, shape [${shape}] has ${shape.length}`, context);
+  }
+  const { dataType, endian } = parseV2DataType(zarray.dtype, context);
+  const order = zarray.order ?? "C";
+  if (order !== "C" && order !== "F") throw new MetadataError(`.zarray: order must be "C" or "F", got ${JSON.stringify(order)}`, context);
+  const separator = zarray.dimension_separator ?? ".";
+  if (separator !== "." && separator !== "/") {
+    throw new MetadataError(`.zarray: dimension_separator must be "." or "/", got ${JSON.stringify(separator)}`, context);
+  }
+  const compressor = zarray.compressor ?? null;
+  if (compressor !== null && !isV2Codec(compressor)) throw new MetadataError(`.zarray: invalid compressor ${JSON.stringify(compressor)}`, context);
+  const filters = zarray.filters ?? null;
+  if (filters !== null && !(Array.isArray(filters) && filters.every(isV2Codec))) {
+    throw new MetadataError(`.zarray: invalid filters ${JSON.stringify(filters)}`, context);
+  }
+  const fillValueNull = zarray.fill_value === null || zarray.fill_value === undefined;
+  const fillValue = fillValueNull ? zeroScalar(dataType) : parseFillValue(zarray.fill_value, dataType, context);
+  const v2: V2Fields = { order, compressor, filters, endian, fillValueNull };
+  return {
+    zarrFormat: 2,
+    shape,
+    chunkShape,
+    dataType,
+    fillValue,
+    codecs: v2Codecs(v2, dataType, shape.length, context),
+    chunkKeyEncoding: { name: "v2", separator },
+    attributes: attributesOf(zattrs, context),
+    dimensionNames: null,
+    v2,
+  };
+}
+
+function isV2Codec(value: unknown): value is V2CodecConfig {
+  return isObject(value) && typeof value.id === "string";
+}
+
+/** The v3 codec chain equivalent to a v2 array's order, filters and compressor. */
+export function v2Codecs(v2: V2Fields, dataType: DataType, ndim: number, context: ErrorContext = {}): CodecMetadata[] {
+  const codecs: CodecMetadata[] = [];
+  if (v2.order === "F" && ndim > 1) {
+    codecs.push({ name: "transpose", configuration: { order: [...Array(ndim).keys()].reverse() } });
+  }
+  for (const filter of v2.filters ?? []) codecs.push(v2FilterToV3(filter, dataType, context));
+  const multiByte = DATA_TYPES[dataType].itemsize / DATA_TYPES[dataType].slots > 1;
+  codecs.push(multiByte ? { name: "bytes", configuration: { endian: v2.endian } } : { name: "bytes" });
+  if (v2.compressor) codecs.push(v2CompressorToV3(v2.compressor, dataType, context));
+  return codecs;
+}
+
+function v2FilterToV3(filter: V2CodecConfig, _dataType: DataType, context: ErrorContext): CodecMetadata {
+  // No v2 filter is supported yet (delta, shuffle, fixedscaleoffset, ... are later work).
+  throw new UnknownCodecError(filter.id, context);
+}
+
+const BLOSC_SHUFFLE_NAMES = ["noshuffle", "shuffle", "bitshuffle"];
+
+function v2CompressorToV3(compressor: V2CodecConfig, dataType: DataType, context: ErrorContext): CodecMetadata {
+  const { id, ...config } = compressor;
+  switch (id) {
+    case "blosc": {
+      const { itemsize } = DATA_TYPES[dataType];
+      let shuffle = config.shuffle ?? 1;
+      // -1 (AUTOSHUFFLE) is what numcodecs resolves at encode time: bit shuffle for 1-byte items.
+      if (shuffle === -1) shuffle = itemsize === 1 ? 2 : 1;
+      return {
+        name: "blosc",
+        configuration: {
+          cname: config.cname ?? "lz4",
+          clevel: config.clevel ?? 5,
+          shuffle: typeof shuffle === "number" ? (BLOSC_SHUFFLE_NAMES[shuffle] ?? shuffle) : shuffle,
+          typesize: itemsize,
+          blocksize: config.blocksize ?? 0,
+        },
+      };
+    }
+    case "zstd":
+      return { name: "zstd", configuration: { level: config.level ?? 1, checksum: config.checksum ?? false } };
+    case "lz4":
+      return { name: "numcodecs.lz4", configuration: { acceleration: config.acceleration ?? 1 } };
+    case "zlib":
+      return { name: "numcodecs.zlib", configuration: { level: config.level ?? 1 } };
+    case "gzip":
+      return { name: "gzip", configuration: { level: config.level ?? 1 } };
+    default:
+      throw new UnknownCodecError(id, context);
+  }
+}
+
+/** The v2 `.zarray` document of an array (which must carry its v2 fields). */
+export function toV2ArrayJSON(metadata: ArrayMetadata): Record<string, unknown> {
+  const v2 = metadata.v2;
+  if (!v2) throw new MetadataError("array has no v2 fields");
+  return {
+    zarr_format: 2,
+    shape: metadata.shape,
+    chunks: metadata.chunkShape,
+    dtype: toV2DataType(metadata.dataType, v2.endian),
+    compressor: v2.compressor,
+    fill_value: v2.fillValueNull ? null : fillValueToJSON(metadata.fillValue, metadata.dataType),
+    order: v2.order,
+    filters: v2.filters && v2.filters.length ? v2.filters : null,
+    dimension_separator: metadata.chunkKeyEncoding.separator,
+  };
+}
+
+/** Parses `.zgroup` (and `.zattrs`). */
+export function parseV2Group(zgroup: unknown, zattrs: unknown, context: ErrorContext = {}): GroupMetadata {
+  if (!isObject(zgroup) || zgroup.zarr_format !== 2) throw new MetadataError(".zgroup must be {\"zarr_format\": 2}", context);
+  return { zarrFormat: 2, attributes: attributesOf(zattrs, context) };
+}
+
+/** Parses a consolidated `.zmetadata` document into per-node documents keyed by path. */
+export function parseV2Consolidated(json: unknown, context: ErrorContext = {}): Map<string, NodeDocument> {
+  if (!isObject(json) || !isObject(json.metadata)) throw new MetadataError(".zmetadata must have a \"metadata\" object", context);
+  const nodes = new Map<string, { zarrFormat: 2; zarray?: unknown; zgroup?: unknown; zattrs?: unknown }>();
+  for (const [key, doc] of Object.entries(json.metadata)) {
+    const slash = key.lastIndexOf("/");
+    const path = slash < 0 ? "" : key.slice(0, slash);
+    const name = key.slice(slash + 1);
+    const node = nodes.get(path) ?? { zarrFormat: 2 as const };
+    if (name === ".zarray") node.zarray = doc;
+    else if (name === ".zgroup") node.zgroup = doc;
+    else if (name === ".zattrs") node.zattrs = doc;
+    else continue;
+    nodes.set(path, node);
+  }
+  return nodes;
+}

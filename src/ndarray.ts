@@ -1,0 +1,36 @@
+/** A C-order n-dimensional array: a flat typed array plus its shape and data type. */
+import { DATA_TYPES, type DataType, type TypedArray } from "./dtype.js";
+
+export interface NdArray<T extends TypedArray = TypedArray> {
+  readonly data: T;
+  readonly shape: number[];
+  readonly dtype: DataType;
+}
+
+export function ndarray<T extends TypedArray>(dtype: DataType, shape: number[], data: T): NdArray<T> {
+  return { data, shape, dtype };
+}
+
+/** Elements per step along each dimension of a C-order array of `shape`. */
+export function cStrides(shape: readonly number[]): number[] {
+  const strides = new Array<number>(shape.length);
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    strides[i] = s;
+    s *= shape[i];
+  }
+  return strides;
+}
+
+export function isNdArray(value: unknown): value is NdArray {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    "data" in value &&
+    "shape" in value &&
+    "dtype" in value &&
+    ArrayBuffer.isView((value as NdArray).data) &&
+    Array.isArray((value as NdArray).shape) &&
+    (value as NdArray).dtype in DATA_TYPES
+  );
+}

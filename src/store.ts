@@ -1,0 +1,66 @@
+/**
+ * The store contract. A store maps string keys ("temperature/zarr.json", "temperature/c/0/1")
+ * to bytes. Only `get` is required; everything else is a capability a store may have. The
+ * engine plans from the capabilities (setRange enables in-place shard patches, getRanges
+ * enables one-call multi-range reads) instead of checking store classes.
+ *
+ * "Absent" and "failed" are never confused: `get` resolves `undefined` only when the key does
+ * not exist; any other failure rejects (with a StoreError, or AbortError on abort).
+ */
+
+/** A byte range: `{offset, length}` from the start, or the last `suffixLength` bytes. */
+export type ByteRange = { offset: number; length: number } | { suffixLength: number };
+
+export interface StoreCallOptions {
+  signal?: AbortSignal;
+}
+
+export interface Store {
+  /** The bytes at `key` (or the range of them), or `undefined` when the key is absent. A range past the end is clipped. */
+  get(key: string, range?: ByteRange, options?: StoreCallOptions): Promise<Uint8Array | undefined>;
+  /** Replaces the value at `key` atomically: a concurrent reader sees the old or the new value, never a mix. */
+  set?(key: string, value: Uint8Array, options?: StoreCallOptions): Promise<void>;
+  /** Removes `key`; deleting an absent key is not an error. */
+  delete?(key: string, options?: StoreCallOptions): Promise<void>;
+  /** Every key that starts with `prefix` ("" for all), in no particular order. */
+  list?(prefix: string, options?: StoreCallOptions): AsyncIterable<string>;
+  /** Several ranges of one key in one call; `undefined` when the key is absent. */
+  getRanges?(key: string, ranges: ByteRange[], options?: StoreCallOptions): Promise<Uint8Array[] | undefined>;
+  /** Overwrites `bytes.length` bytes at `offset` inside an existing value (no growth past the end). */
+  setRange?(key: string, offset: number, bytes: Uint8Array, options?: StoreCallOptions): Promise<void>;
+  /** Size of the value at `key` in bytes, or `undefined` when absent. */
+  size?(key: string, options?: StoreCallOptions): Promise<number | undefined>;
+  /** Synchronous variants, for stores that can answer without IO (memory). */
+  getSync?(key: string, range?: ByteRange): Uint8Array | undefined;
+  setSync?(key: string, value: Uint8Array): void;
+  /** Releases resources (file handles, connection pools). */
+  close?(): Promise<void>;
+}
+
+/** A store that supports writes. */
+export type WritableStore = Store & Required<Pick<Store, "set" | "delete">>;
+
+/** Resolves a range against a value of `size` bytes into [start, end) clipped to the value. */
+export function resolveRange(range: ByteRange | undefined, size: number): [start: number, end: number] {
+  if (range === undefined) return [0, size];
+  if ("suffixLength" in range) return [Math.max(0, size - range.suffixLength), size];
+  const start = Math.min(range.offset, size);
+  return [start, Math.min(size, range.offset + range.length)];
+}
+
+/** Checks a range's numbers (non-negative safe integers); throws RangeError otherwise. */
+export function validateRange(range: ByteRange | undefined): void {
+  if (range === undefined) return;
+  const numbers = "suffixLength" in range ? [range.suffixLength] : [range.offset, range.length];
+  for (const n of numbers) {
+    if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`invalid byte range ${JSON.stringify(range)}`);
+  }
+}
+
+/** Joins path segments into a store key: no leading or trailing "/", empty segments dropped. */
+export function joinKey(...parts: string[]): string {
+  return parts
+    .flatMap((p) => p.split("/"))
+    .filter((p) => p !== "")
+    .join("/");
+}

@@ -1,0 +1,407 @@
+/**
+ * A store over a directory tree: key "a/c/0/1" is the file <root>/a/c/0/1.
+ *
+ * Two properties matter more than speed here:
+ *  - "absent" is never confused with "failed": only ENOENT/ENOTDIR mean absent; permission
+ *    errors, EISDIR, EIO and friends reject with a StoreError so a broken disk is not silently
+ *    read as fill value.
+ *  - `set` is atomic for readers: values are written to a temporary file in the destination's
+ *    directory and renamed over it, so a concurrent reader sees the old or the new bytes.
+ */
+
+import { randomBytes } from "node:crypto";
+import type { Stats } from "node:fs";
+import * as fs from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+
+import {
+  AbortError,
+  StoreError,
+  UnsupportedOperationError,
+  asAbortError,
+  isAbortError,
+  throwIfAborted,
+} from "../src/errors.js";
+import { resolveRange, validateRange } from "../src/store.js";
+import type { ByteRange, Store, StoreCallOptions } from "../src/store.js";
+
+export interface FileSystemStoreOptions {
+  /** Reject set/delete/setRange with UnsupportedOperationError. */
+  readOnly?: boolean;
+  /**
+   * fsync each written file and its directory before `set` resolves, so an acknowledged write
+   * survives a power loss. Off by default: it costs a lot and rename already gives readers
+   * all-or-nothing visibility.
+   */
+  durable?: boolean;
+}
+
+/** Temporary files written by `set`: hidden, and never a valid chunk or metadata name. */
+const TEMP_FILE = /^\..*\.tmp$/;
+
+export class FileSystemStore implements Store {
+  readonly root: string;
+  readonly readOnly: boolean;
+  readonly durable: boolean;
+
+  constructor(root: string | URL, options: FileSystemStoreOptions = {}) {
+    const rootPath = root instanceof URL || root.startsWith("file:") ? fileURLToPath(root) : root;
+    this.root = path.resolve(rootPath);
+    this.readOnly = options.readOnly ?? false;
+    this.durable = options.durable ?? false;
+  }
+
+  async get(key: string, range?: ByteRange, options?: StoreCallOptions): Promise<Uint8Array | undefined> {
+    const signal = options?.signal;
+    throwIfAborted(signal, { key });
+    checkRange(key, range);
+    const file = this.#path(key);
+
+    if (range === undefined) {
+      try {
+        return tight(await fs.readFile(file, { signal }));
+      } catch (error) {
+        if (isAbsent(error)) return undefined;
+        throw storeError(error, "cannot read", key, signal);
+      }
+    }
+
+    const ranges = await this.#readRanges(key, file, [range], signal);
+    return ranges?.[0];
+  }
+
+  async getRanges(key: string, ranges: ByteRange[], options?: StoreCallOptions): Promise<Uint8Array[] | undefined> {
+    const signal = options?.signal;
+    throwIfAborted(signal, { key });
+    for (const range of ranges) checkRange(key, range);
+    return this.#readRanges(key, this.#path(key), ranges, signal);
+  }
+
+  async size(key: string, options?: StoreCallOptions): Promise<number | undefined> {
+    const signal = options?.signal;
+    throwIfAborted(signal, { key });
+    const file = this.#path(key);
+    let stats: Stats;
+    try {
+      stats = await fs.stat(file);
+    } catch (error) {
+      if (isAbsent(error)) return undefined;
+      throw storeError(error, "cannot stat", key, signal);
+    }
+    // A directory is where keys live, not a value; reporting its inode size would be nonsense.
+    if (!stats.isFile()) throw new StoreError("not a regular file", { key });
+    return stats.size;
+  }
+
+  async set(key: string, value: Uint8Array, options?: StoreCallOptions): Promise<void> {
+    const signal = options?.signal;
+    this.#checkWritable("set", key);
+    throwIfAborted(signal, { key });
+    const file = this.#path(key);
+    const dir = path.dirname(file);
+    const temp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString("hex")}.tmp`);
+
+    try {
+      await this.#writeTemp(dir, temp, value, signal);
+      // Last chance to cancel: after the rename the new value is visible.
+      throwIfAborted(signal, { key });
+      await fs.rename(temp, file);
+    } catch (error) {
+      await fs.rm(temp, { force: true }).catch(() => {});
+      throw storeError(error, "cannot write", key, signal);
+    }
+
+    if (this.durable) await syncDirectory(dir, key);
+  }
+
+  async delete(key: string, options?: StoreCallOptions): Promise<void> {
+    const signal = options?.signal;
+    this.#checkWritable("delete", key);
+    throwIfAborted(signal, { key });
+    const file = this.#path(key);
+    try {
+      await fs.unlink(file);
+    } catch (error) {
+      if (isAbsent(error)) return;
+      throw storeError(error, "cannot delete", key, signal);
+    }
+    await this.#pruneEmptyParents(path.dirname(file));
+  }
+
+  async *list(prefix: string, options?: StoreCallOptions): AsyncGenerator<string> {
+    const signal = options?.signal;
+    throwIfAborted(signal);
+
+    // Only the directory named by the prefix's complete segments can hold matching keys, so
+    // start the walk there; the trailing partial segment ("0" in "a/c/0") filters its entries.
+    const slash = prefix.lastIndexOf("/");
+    const dirSegments = slash < 0 ? [] : prefix.slice(0, slash).split("/");
+    const partial = prefix.slice(slash + 1);
+    // A prefix whose directory part is not a valid key path ("../x", "/etc/", "a//") cannot
+    // match any key; bail out rather than walk outside the root.
+    if (!dirSegments.every(isValidSegment)) return;
+
+    const start = dirSegments.join("/");
+    yield* this.#walk(start, partial, signal);
+  }
+
+  /**
+   * Overwrites `bytes` at `offset` inside the existing file. This is an in-place write, NOT an
+   * atomic one: a crash (or a concurrent reader) can observe a torn write inside the range.
+   * It also targets the current inode, so it races with a concurrent `set` (whose rename wins).
+   * Callers that need all-or-nothing replacement use `set`.
+   */
+  async setRange(key: string, offset: number, bytes: Uint8Array, options?: StoreCallOptions): Promise<void> {
+    const signal = options?.signal;
+    this.#checkWritable("setRange", key);
+    throwIfAborted(signal, { key });
+    if (!Number.isSafeInteger(offset) || offset < 0) {
+      throw new StoreError(`invalid setRange offset ${offset}`, { key });
+    }
+    const file = this.#path(key);
+
+    let handle: FileHandle;
+    try {
+      handle = await fs.open(file, "r+");
+    } catch (error) {
+      if (isAbsent(error)) throw new StoreError("setRange on an absent key", { key, cause: error });
+      throw storeError(error, "cannot open for writing", key, signal);
+    }
+    try {
+      const stats = await handle.stat();
+      if (!stats.isFile()) throw new StoreError("not a regular file", { key });
+      if (offset + bytes.length > stats.size) {
+        throw new StoreError(
+          `setRange of ${bytes.length} bytes at offset ${offset} goes past the end of a ${stats.size}-byte value`,
+          { key },
+        );
+      }
+      let written = 0;
+      while (written < bytes.length) {
+        throwIfAborted(signal, { key });
+        const { bytesWritten } = await handle.write(bytes, written, bytes.length - written, offset + written);
+        written += bytesWritten;
+      }
+      if (this.durable) await handle.sync();
+    } catch (error) {
+      throw storeError(error, "cannot write", key, signal);
+    } finally {
+      await handle.close().catch(() => {});
+    }
+  }
+
+  /** Reads ranges through one file handle, positioned reads only: never the whole file. */
+  async #readRanges(
+    key: string,
+    file: string,
+    ranges: ByteRange[],
+    signal: AbortSignal | undefined,
+  ): Promise<Uint8Array[] | undefined> {
+    let handle: FileHandle;
+    try {
+      handle = await fs.open(file, "r");
+    } catch (error) {
+      if (isAbsent(error)) return undefined;
+      throw storeError(error, "cannot open", key, signal);
+    }
+    try {
+      const stats = await handle.stat();
+      // open(2) succeeds on a directory; report it as readFile would (EISDIR), not as empty.
+      if (!stats.isFile()) throw new StoreError("not a regular file", { key });
+      const out: Uint8Array[] = [];
+      for (const range of ranges) {
+        const [start, end] = resolveRange(range, stats.size);
+        out.push(await readAt(handle, start, end - start, key, signal));
+      }
+      return out;
+    } catch (error) {
+      throw storeError(error, "cannot read", key, signal);
+    } finally {
+      await handle.close().catch(() => {});
+    }
+  }
+
+  async #writeTemp(dir: string, temp: string, value: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
+    // A concurrent delete may prune the (empty) directory between our mkdir and the create of
+    // the temp file; once the temp file exists the directory is non-empty and stays. So retry
+    // the pair a few times on ENOENT.
+    for (let attempt = 0; ; attempt++) {
+      await fs.mkdir(dir, { recursive: true });
+      try {
+        if (this.durable) {
+          const handle = await fs.open(temp, "wx");
+          try {
+            await handle.writeFile(value, { signal });
+            await handle.sync();
+          } finally {
+            await handle.close();
+          }
+        } else {
+          await fs.writeFile(temp, value, { flag: "wx", signal });
+        }
+        return;
+      } catch (error) {
+        if (errorCode(error) !== "ENOENT" || attempt >= 3) throw error;
+      }
+    }
+  }
+
+  async *#walk(start: string, partial: string, signal: AbortSignal | undefined): AsyncGenerator<string> {
+    // Depth-first with an explicit stack; keys are yielded as found so a huge tree streams.
+    const stack: Array<{ dir: string; filter: string }> = [{ dir: start, filter: partial }];
+    while (stack.length > 0) {
+      const { dir, filter } = stack.pop()!;
+      throwIfAborted(signal);
+      const absolute = dir === "" ? this.root : path.join(this.root, ...dir.split("/"));
+      let entries;
+      try {
+        entries = await fs.readdir(absolute, { withFileTypes: true });
+      } catch (error) {
+        // The prefix names nothing, or a concurrent delete pruned the directory.
+        if (isAbsent(error)) continue;
+        throw storeError(error, "cannot list", dir, signal);
+      }
+      for (const entry of entries) {
+        if (!entry.name.startsWith(filter)) continue;
+        const key = dir === "" ? entry.name : `${dir}/${entry.name}`;
+        if (entry.isDirectory()) {
+          stack.push({ dir: key, filter: "" });
+        } else if (entry.isFile()) {
+          if (!TEMP_FILE.test(entry.name)) yield key;
+        } else if (entry.isSymbolicLink()) {
+          // A link to a file is readable through get(), so list it too; links to directories are
+          // not followed (cycles).
+          const stats = await fs.stat(path.join(absolute, entry.name)).catch(() => undefined);
+          if (stats?.isFile() && !TEMP_FILE.test(entry.name)) yield key;
+        }
+      }
+    }
+  }
+
+  /** Removes directories left empty by a delete, up to but not including the root. */
+  async #pruneEmptyParents(dir: string): Promise<void> {
+    while (dir !== this.root && isInside(this.root, dir)) {
+      try {
+        await fs.rmdir(dir);
+      } catch {
+        // ENOTEMPTY (still in use), ENOENT (someone else pruned it) or anything else: this is
+        // tidying only, never a reason to fail the delete.
+        return;
+      }
+      dir = path.dirname(dir);
+    }
+  }
+
+  #checkWritable(operation: string, key: string): void {
+    if (this.readOnly) throw new UnsupportedOperationError(`${operation} on a read-only store`, { key });
+  }
+
+  /** Maps a key to its file, refusing anything that could name a path outside the root. */
+  #path(key: string): string {
+    if (key === "") throw new StoreError("empty key", { key });
+    if (key.includes("\\") || key.includes("\0")) {
+      throw new StoreError("invalid key: backslashes and NUL are not allowed", { key });
+    }
+    if (key.startsWith("/") || path.isAbsolute(key)) throw new StoreError("invalid key: absolute path", { key });
+    const segments = key.split("/");
+    if (!segments.every(isValidSegment)) {
+      throw new StoreError('invalid key: empty, "." or ".." segment', { key });
+    }
+    const file = path.join(this.root, ...segments);
+    // Belt and braces: whatever the platform's path rules, the result must stay under root.
+    if (!isInside(this.root, file)) throw new StoreError("invalid key: escapes the store root", { key });
+    return file;
+  }
+}
+
+function isValidSegment(segment: string): boolean {
+  return (
+    segment !== "" &&
+    segment !== "." &&
+    segment !== ".." &&
+    !segment.includes("\\") &&
+    !segment.includes("\0") &&
+    !path.isAbsolute(segment)
+  );
+}
+
+function isInside(root: string, target: string): boolean {
+  const relative = path.relative(root, target);
+  return relative !== "" && !relative.startsWith("..") && !path.isAbsolute(relative);
+}
+
+/** Positioned read of `length` bytes into a fresh, exactly-sized buffer. */
+async function readAt(
+  handle: FileHandle,
+  position: number,
+  length: number,
+  key: string,
+  signal: AbortSignal | undefined,
+): Promise<Uint8Array> {
+  const buffer = new Uint8Array(length);
+  let filled = 0;
+  while (filled < length) {
+    throwIfAborted(signal, { key });
+    const { bytesRead } = await handle.read(buffer, filled, length - filled, position + filled);
+    // EOF early: the file shrank since fstat (an external writer). Return what exists, as a
+    // standalone copy so the result stays tight.
+    if (bytesRead === 0) return buffer.slice(0, filled);
+    filled += bytesRead;
+  }
+  return buffer;
+}
+
+/**
+ * A plain Uint8Array that owns its whole ArrayBuffer. readFile may hand back a Buffer carved
+ * out of Node's shared pool; transferring that to a worker would detach unrelated data.
+ */
+function tight(buffer: Uint8Array): Uint8Array {
+  if (buffer.byteOffset === 0 && buffer.byteLength === buffer.buffer.byteLength) {
+    return new Uint8Array(buffer.buffer, 0, buffer.byteLength);
+  }
+  return new Uint8Array(buffer);
+}
+
+async function syncDirectory(dir: string, key: string): Promise<void> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await fs.open(dir, "r");
+    await handle.sync();
+  } catch (error) {
+    // Some platforms (Windows) cannot open or fsync a directory; the file itself was synced.
+    const code = errorCode(error);
+    if (code === "EISDIR" || code === "EPERM" || code === "EINVAL" || code === "EBADF") return;
+    throw storeError(error, "cannot sync directory", key, undefined);
+  } finally {
+    await handle?.close().catch(() => {});
+  }
+}
+
+function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/** ENOENT, or ENOTDIR when a path component is a file: either way the key does not exist. */
+function isAbsent(error: unknown): boolean {
+  const code = errorCode(error);
+  return code === "ENOENT" || code === "ENOTDIR";
+}
+
+/** Normalises a failure: our own errors pass through, aborts become AbortError, the rest StoreError. */
+function storeError(error: unknown, message: string, key: string, signal: AbortSignal | undefined): Error {
+  if (error instanceof StoreError || error instanceof AbortError) return error;
+  if (isAbortError(error)) return asAbortError(signal?.reason ?? error, { key });
+  const code = errorCode(error);
+  return new StoreError(code === undefined ? message : `${message}: ${code}`, { key, cause: error });
+}
+
+function checkRange(key: string, range: ByteRange | undefined): void {
+  try {
+    validateRange(range);
+  } catch (error) {
+    throw new StoreError(error instanceof Error ? error.message : String(error), { key, cause: error });
+  }
+}
