@@ -1,20 +1,105 @@
 /**
  * compute: maps the synchronous codec work (decode for reads, merge + encode for writes) over
- * the stream. For now it runs inline on the calling thread, one item at a time; the worker pool
- * replaces the internals, not this interface.
+ * the stream — inline on this thread, or in batches on a worker pool.
+ *
+ * With a pool, items are gathered into batches of about `batchWeight` (bytes of work) so that
+ * a task's fixed cost (a postMessage round trip, tens of µs) is small next to its work; a
+ * batch is sent early whenever the stage has nothing in flight, so workers never idle while
+ * items wait. At most `pool.capacity` batches are in flight; while that is reached the stage
+ * stops accepting input (backpressure). Output order is completion order.
  */
 import type { MaybePromise } from "../src/codecs/codec.js";
+import { asAbortError } from "../src/errors.js";
+import type { WorkerPool } from "./pool.js";
 
-export interface ComputeOptions {
+export interface ComputeOptions<I, O> {
+  /** Processes one item on this thread. */
+  inline: (item: I) => MaybePromise<O>;
+  /** Processes a batch on the pool; without it (or without a pool) everything runs inline. */
+  batch?: (items: I[], pool: WorkerPool) => Promise<O[]>;
+  pool?: WorkerPool;
+  /** Bytes of work an item represents (default 1). Items of weight 0 always run inline. */
+  weight?: (item: I) => number;
+  /** Target work per batch (default 1 MiB). */
+  batchWeight?: number;
   signal?: AbortSignal;
+  /** Observes batches in flight (for tests and metrics). */
+  onInFlight?: (inFlight: number) => void;
 }
 
-export function compute<I, O>(run: (item: I) => MaybePromise<O>, options: ComputeOptions = {}): TransformStream<I, O> {
+export function compute<I, O>(options: ComputeOptions<I, O>): TransformStream<I, O> {
+  const { inline, batch: runBatch, pool, signal } = options;
+  if (!pool || !runBatch) {
+    return new TransformStream<I, O>({
+      async transform(item, controller) {
+        if (signal?.aborted) throw asAbortError(signal.reason);
+        const result = inline(item);
+        controller.enqueue(result instanceof Promise ? await result : result);
+      },
+    });
+  }
+
+  const weightOf = options.weight ?? (() => 1);
+  const target = options.batchWeight ?? 1 << 20;
+  const inFlight = new Set<Promise<void>>();
+  let pending: I[] = [];
+  let pendingWeight = 0;
+  let failure: { error: unknown } | undefined;
+  const throwIfFailed = (): void => {
+    if (failure) throw failure.error;
+  };
+
+  const dispatch = (controller: TransformStreamDefaultController<O>) => {
+    if (pending.length === 0 || failure) return;
+    const items = pending;
+    pending = [];
+    pendingWeight = 0;
+    const task: Promise<void> = runBatch(items, pool).then(
+      (results) => {
+        if (failure) return;
+        for (const result of results) controller.enqueue(result);
+      },
+      (error: unknown) => {
+        failure ??= { error };
+        try {
+          controller.error(error);
+        } catch {
+          // already errored
+        }
+      },
+    );
+    inFlight.add(task);
+    options.onInFlight?.(inFlight.size);
+    void task.finally(() => {
+      inFlight.delete(task);
+      options.onInFlight?.(inFlight.size);
+      // Keep the workers fed: whatever gathered while this batch ran goes now.
+      if (inFlight.size < pool.capacity) dispatch(controller);
+    });
+  };
+
   return new TransformStream<I, O>({
     async transform(item, controller) {
-      options.signal?.throwIfAborted();
-      const result = run(item);
-      controller.enqueue(result instanceof Promise ? await result : result);
+      throwIfFailed();
+      if (signal?.aborted) throw asAbortError(signal.reason);
+      const weight = weightOf(item);
+      if (weight === 0) {
+        const result = inline(item);
+        controller.enqueue(result instanceof Promise ? await result : result);
+        return;
+      }
+      pending.push(item);
+      pendingWeight += weight;
+      if (pendingWeight >= target || inFlight.size === 0) dispatch(controller);
+      while (inFlight.size >= pool.capacity && !failure) await Promise.race(inFlight);
+      throwIfFailed();
+    },
+    async flush(controller) {
+      while (pending.length || inFlight.size) {
+        dispatch(controller);
+        await Promise.all(inFlight);
+        throwIfFailed();
+      }
     },
   });
 }

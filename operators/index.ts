@@ -2,3 +2,4 @@ export { prefetch, type PrefetchOptions } from "./prefetch.js";
 export { compute, type ComputeOptions } from "./compute.js";
 export { commit, type CommitItem, type CommitOptions } from "./commit.js";
 export { scatter } from "./scatter.js";
+export { WorkerPool, sharedPool, closeSharedPool, PoolClosedError, type WorkerPoolOptions } from "./pool.js";

@@ -2,28 +2,27 @@
  * ZarrArray: the array facade. Reads and writes are planned here and run through the three
  * stages of the pipeline:
  *
- *   read:  chunk requests ─► prefetch (store.get, N in flight) ─► compute (decode) ─► scatter into the output
- *   write: chunk requests ─► prefetch (existing bytes of partly covered chunks) ─► compute (merge, encode) ─► commit
+ *   read:  chunk requests ─► prefetch (store.get, N in flight) ─► compute (decode straight into the output) ─► done
+ *   write: chunk jobs ─► prefetch (lock the chunk; read it if partly overwritten) ─► compute (merge, encode) ─► commit
  *
  * The request stream is a lazy generator over the selection's chunks, so nothing proportional
- * to the number of chunks is materialised.
+ * to the number of chunks is materialised. Compute runs inline or on the worker pool; reads on
+ * the pool decode into a SharedArrayBuffer output inside the workers.
  */
 import "./codecs/index.js";
 import { CodecChain } from "./codecs/chain.js";
 import { encodeChunkKey } from "./chunk-key.js";
-import { copyRegion, fillRegion, wordView, type Words } from "./copy.js";
 import {
-  DATA_TYPES,
-  allocate,
-  bytesOf,
-  fromFloat16Bits,
-  product,
-  scalarArray,
-  HAS_FLOAT16_ARRAY,
-  type DataType,
-  type Scalar,
-  type TypedArray,
-} from "./dtype.js";
+  decodeInto,
+  decodeRegion,
+  extractPiece,
+  mergeEncode,
+  type DecodeItem,
+  type MergeItem,
+  type OutputTarget,
+} from "./chunk-ops.js";
+import { wordView, type Words } from "./copy.js";
+import { DATA_TYPES, allocate, bytesOf, product, scalarArray, viewAs, type DataType, type Scalar, type TypedArray } from "./dtype.js";
 import { UnsupportedOperationError, ZarrflowError, throwIfAborted, type ErrorContext } from "./errors.js";
 import { acquireKey } from "./locks.js";
 import type { ArrayMetadata, ZarrFormat } from "./metadata.js";
@@ -35,18 +34,22 @@ import {
   selectionShape,
   type ChunkProjection,
   type DimSelection,
+  type Region,
   type Selection,
 } from "./selection.js";
 import { joinKey, type Store } from "./store.js";
 import { streamFromIterator } from "./stream-util.js";
-import { valueSource, type ValueSource, type WriteValue } from "./value.js";
+import { valueSource, type WriteValue } from "./value.js";
+import type { ChainRef } from "./worker.js";
 import { prefetch } from "../operators/prefetch.js";
 import { compute } from "../operators/compute.js";
 import { commit, type CommitItem } from "../operators/commit.js";
 import { scatter } from "../operators/scatter.js";
+import { WorkerPool, sharedPool } from "../operators/pool.js";
 
 export interface Progress {
   chunksDone: number;
+  /** Chunks the operation touches (unknown, -1, for streamed writes). */
   chunksTotal: number;
   /** Stored bytes read (reads) or written (writes) so far. */
   bytesDone: number;
@@ -55,11 +58,24 @@ export interface Progress {
 export interface OperationOptions {
   /** Store requests in flight (default 8). */
   concurrency?: number;
+  /**
+   * Compute on a worker pool: 0 runs codecs inline on this thread; N uses a pool of N workers
+   * (shared per size); "auto" (default) uses the machine-sized shared pool when the operation
+   * holds enough compressed work to pay for it, inline otherwise.
+   */
+  workers?: number | "auto";
+  /** A pool to use instead of the shared one. */
+  pool?: WorkerPool;
   signal?: AbortSignal;
   onProgress?: (progress: Progress) => void;
 }
 
 export interface ReadOptions extends OperationOptions {}
+
+export interface ReadChunksOptions extends OperationOptions {
+  /** Emit chunks in C order of their coordinates (default false: as they complete). */
+  ordered?: boolean;
+}
 
 export interface WriteOptions extends OperationOptions {
   /** Store chunks that hold only the fill value (default: the array's setting, false by default). */
@@ -70,15 +86,59 @@ export interface ArrayOpenOptions {
   writeEmptyChunks?: boolean;
 }
 
-/** One chunk of a planned operation. */
+/** One chunk of a planned read. */
 export interface ChunkRequest {
   /** Full store key. */
   key: string;
   projection: ChunkProjection;
 }
 
-/** A commit item that also releases the chunk's write lock once applied. */
-type Encoded = CommitItem & { release: () => void };
+/** One chunk of a streamed read: its selected part, and where it sits in the selection's result. */
+export interface ChunkResult {
+  /** Chunk grid coordinates. */
+  coords: number[];
+  /** Where `data` goes in the selection's result (one entry per result dimension). */
+  region: Region[];
+  data: NdArray;
+}
+
+/** One chunk of a write: the new values for it and whether they cover it. */
+export interface WriteJob {
+  key: string;
+  /** Every in-bounds element of the chunk is overwritten: no need to read the existing chunk. */
+  complete: boolean;
+  piece: Uint8Array;
+  scalar: boolean;
+  chunkRegion: Region[];
+  mask?: Uint8Array;
+}
+
+/** Below this much work per operation, the pool's start-up and message costs outweigh it. */
+const AUTO_POOL_MIN_BYTES = 8 << 20;
+
+const pools = new Map<number, WorkerPool>();
+
+/** Resolves the `workers` option to a pool, or undefined for inline compute. */
+export function resolvePool(options: OperationOptions, workBytes: number, chainIsTrivial: boolean): WorkerPool | undefined {
+  if (options.pool) return options.pool;
+  const workers = options.workers ?? "auto";
+  if (workers === 0) return undefined;
+  if (workers === "auto") return !chainIsTrivial && workBytes >= AUTO_POOL_MIN_BYTES ? sharedPool() : undefined;
+  const size = Math.max(1, Math.floor(workers));
+  if (size === sharedPool().size) return sharedPool();
+  let pool = pools.get(size);
+  if (!pool) pools.set(size, (pool = new WorkerPool({ size })));
+  return pool;
+}
+
+/** Closes every pool created through the `workers` option (the shared one included). */
+export async function closePools(): Promise<void> {
+  const all = [...pools.values()];
+  pools.clear();
+  await Promise.all(all.map((pool) => pool.close()));
+  const { closeSharedPool } = await import("../operators/pool.js");
+  await closeSharedPool();
+}
 
 export class ZarrArray {
   readonly chain: CodecChain;
@@ -86,7 +146,9 @@ export class ZarrArray {
   readonly chunkShape: number[];
   writeEmptyChunks: boolean;
   private readonly fillWords: Words;
+  private readonly itemsize: number;
   private readonly k: number;
+  private chainRefCache: ChainRef | undefined;
 
   constructor(
     readonly store: Store,
@@ -100,7 +162,8 @@ export class ZarrArray {
       metadata.codecs,
       { path },
     );
-    const fill = wordView(bytesOf(scalarArray(metadata.fillValue, metadata.dataType)), DATA_TYPES[metadata.dataType].itemsize);
+    this.itemsize = DATA_TYPES[metadata.dataType].itemsize;
+    const fill = wordView(bytesOf(scalarArray(metadata.fillValue, metadata.dataType)), this.itemsize);
     this.fillWords = fill.words;
     this.k = fill.k;
     this.writeEmptyChunks = options.writeEmptyChunks ?? false;
@@ -154,61 +217,105 @@ export class ZarrArray {
     return normalizeSelection(selection, this.metadata.shape, this.context());
   }
 
+  /** The chain by value, for workers. */
+  private get chainRef(): ChainRef {
+    this.chainRefCache ??= {
+      id: `${this.path}\u0000${JSON.stringify(this.chain.spec, (_, v) => (typeof v === "bigint" ? v.toString() : v))}\u0000${JSON.stringify(this.metadata.codecs)}`,
+      path: this.path,
+      spec: this.chain.spec,
+      codecs: this.metadata.codecs,
+      itemsize: this.itemsize,
+      fill: bytesOf(scalarArray(this.metadata.fillValue, this.metadata.dataType)).slice(),
+    };
+    return this.chainRefCache;
+  }
+
+  /** True when decoding is a plain copy (no compression, checksum or transpose): not worth a worker. */
+  private get chainIsTrivial(): boolean {
+    return this.chain.arrayToArray.length === 0 && this.chain.bytesToBytes.length === 0;
+  }
+
+  private chunkBytes(): number {
+    return product(this.chunkShape) * this.itemsize;
+  }
+
   private *requests(sel: DimSelection[]): Generator<ChunkRequest> {
     for (const projection of projectChunks(sel, this.metadata.shape, this.chunkShape)) {
       yield { key: this.chunkKey(projection.chunkCoords), projection };
     }
   }
 
+  /** Requests → fetched chunks, with bounded IO concurrency. */
+  private fetchStream(sel: DimSelection[], options: OperationOptions & { ordered?: boolean }): ReadableStream<DecodeItem & { projection: ChunkProjection }> {
+    return streamFromIterator(this.requests(sel)).pipeThrough(
+      prefetch<ChunkRequest, DecodeItem & { projection: ChunkProjection }>({
+        concurrency: options.concurrency,
+        ordered: options.ordered,
+        signal: options.signal,
+        fetch: async (request, signal) => ({
+          key: request.key,
+          bytes: await this.fetchChunk(request.key, signal),
+          chunkRegion: request.projection.chunkRegion,
+          outRegion: request.projection.outRegion,
+          projection: request.projection,
+        }),
+      }),
+    );
+  }
+
   /**
    * Reads a selection into a new C-order array. With no selection, reads everything.
-   * Missing chunks read as the fill value.
+   * Missing chunks read as the fill value. With workers, the result's buffer is a SharedArrayBuffer.
    */
   async read(selection?: Selection, options: ReadOptions = {}): Promise<NdArray> {
     const sel = this.select(selection);
     const fullShape = sel.map((d) => d.count);
     const { dataType } = this.metadata;
-    const out = allocate(dataType, product(fullShape));
-    const outWords = wordView(bytesOf(out), DATA_TYPES[dataType].itemsize).words;
     const total = countChunks(sel, this.chunkShape);
+    const pool = resolvePool(options, total * this.chunkBytes(), this.chainIsTrivial);
+    const count = product(fullShape);
+    const out = pool ? viewAs(dataType, new Uint8Array(new SharedArrayBuffer(count * this.itemsize))) : allocate(dataType, count);
+    const outBytes = bytesOf(out);
+    const view = wordView(outBytes, this.itemsize);
+    const target: OutputTarget = { words: view.words, shape: fullShape, k: view.k };
     const progress: Progress = { chunksDone: 0, chunksTotal: total, bytesDone: 0 };
     const { signal } = options;
     throwIfAborted(signal, this.context());
+    const chain = this.chain;
+    const fill = this.fillWords;
+    const chunkBytes = this.chunkBytes();
 
-    type Fetched = { request: ChunkRequest; bytes: Uint8Array | undefined };
-    type Decoded = { request: ChunkRequest; chunk: NdArray | undefined; stored: number };
-
-    await streamFromIterator(this.requests(sel))
+    type Item = DecodeItem & { projection: ChunkProjection };
+    await this.fetchStream(sel, options)
       .pipeThrough(
-        prefetch<ChunkRequest, Fetched>({
-          concurrency: options.concurrency,
+        compute<Item, Item>({
           signal,
-          fetch: async (request, fetchSignal) => ({
-            request,
-            bytes: await this.fetchChunk(request.key, fetchSignal),
-          }),
+          pool,
+          inline: (item) => {
+            const done = decodeInto(chain, fill, item, target);
+            return done instanceof Promise ? done.then(() => item) : item;
+          },
+          weight: (item) => (item.bytes === undefined ? 0 : chunkBytes),
+          batch: async (items, workerPool) => {
+            const sizes = items.map((item) => item.bytes?.byteLength ?? 0);
+            await workerPool.run<number>(
+              "decodeBatch",
+              {
+                chain: this.chainRef,
+                out: { buffer: outBytes.buffer, byteOffset: outBytes.byteOffset, byteLength: outBytes.byteLength, shape: fullShape },
+                items: items.map(({ key, bytes, chunkRegion, outRegion }) => ({ key, bytes, chunkRegion, outRegion })),
+              },
+              transferable(items.map((item) => item.bytes)),
+            );
+            // The stored bytes moved to the worker; keep only their sizes for progress.
+            return items.map((item, i) => ({ ...item, bytes: new Uint8Array(sizes[i]) }));
+          },
         }),
       )
-      .pipeThrough(
-        compute<Fetched, Decoded>(({ request, bytes }) => {
-          if (bytes === undefined) return { request, chunk: undefined, stored: 0 };
-          const decoded = this.chain.decode(bytes, request.key);
-          return decoded instanceof Promise
-            ? decoded.then((chunk) => ({ request, chunk, stored: bytes.byteLength }))
-            : { request, chunk: decoded, stored: bytes.byteLength };
-        }, { signal }),
-      )
       .pipeTo(
-        scatter<Decoded>(({ request, chunk, stored }) => {
-          const { outRegion, chunkRegion } = request.projection;
-          if (chunk === undefined) {
-            fillRegion(outWords, fullShape, outRegion, this.fillWords, this.k);
-          } else {
-            const chunkWords = wordView(bytesOf(chunk.data), DATA_TYPES[dataType].itemsize).words;
-            copyRegion(outWords, fullShape, outRegion, chunkWords, this.chunkShape, chunkRegion, this.k);
-          }
+        scatter<Item>((item) => {
           progress.chunksDone++;
-          progress.bytesDone += stored;
+          progress.bytesDone += item.bytes?.byteLength ?? 0;
           options.onProgress?.({ ...progress });
         }),
         { signal },
@@ -216,67 +323,164 @@ export class ZarrArray {
     return { data: out, shape: selectionShape(sel), dtype: dataType };
   }
 
-  private async fetchChunk(key: string, signal: AbortSignal): Promise<Uint8Array | undefined> {
+  /**
+   * Streams the selection chunk by chunk: each item is one chunk's selected part and its place
+   * in the result. Memory stays bounded (prefetch and compute queues), whatever the selection's size.
+   * The stream is also an async iterable.
+   */
+  readChunks(selection?: Selection, options: ReadChunksOptions = {}): ReadableStream<ChunkResult> {
+    const sel = this.select(selection);
+    const kept = sel.map((d, i) => (d.dropped ? -1 : i)).filter((i) => i >= 0);
+    const total = countChunks(sel, this.chunkShape);
+    const pool = resolvePool(options, total * this.chunkBytes(), this.chainIsTrivial);
+    const { dataType } = this.metadata;
+    const chain = this.chain;
+    const fill = this.fillWords;
+    const chunkBytes = this.chunkBytes();
+    const progress: Progress = { chunksDone: 0, chunksTotal: total, bytesDone: 0 };
+    type Item = DecodeItem & { projection: ChunkProjection };
+    const result = (item: Item, data: TypedArray): ChunkResult => {
+      progress.chunksDone++;
+      progress.bytesDone += item.bytes?.byteLength ?? 0;
+      options.onProgress?.({ ...progress });
+      const shape = kept.map((i) => item.chunkRegion[i].count);
+      return {
+        coords: item.projection.chunkCoords,
+        region: kept.map((i) => ({ ...item.outRegion[i] })),
+        data: { data, shape, dtype: dataType },
+      };
+    };
+    return this.fetchStream(sel, options).pipeThrough(
+      compute<Item, ChunkResult>({
+        signal: options.signal,
+        pool,
+        inline: (item) => {
+          const data = decodeRegion(chain, fill, item);
+          return data instanceof Promise ? data.then((d) => result(item, d)) : result(item, data);
+        },
+        weight: (item) => (item.bytes === undefined ? 0 : chunkBytes),
+        batch: async (items, workerPool) => {
+          const sizes = items.map((item) => item.bytes?.byteLength ?? 0);
+          const buffers = await workerPool.run<ArrayBuffer[]>(
+            "extractBatch",
+            { chain: this.chainRef, items: items.map(({ key, bytes, chunkRegion, outRegion }) => ({ key, bytes, chunkRegion, outRegion })) },
+            transferable(items.map((item) => item.bytes)),
+          );
+          return items.map((item, i) =>
+            result({ ...item, bytes: new Uint8Array(sizes[i]) }, viewAs(dataType, new Uint8Array(buffers[i]))),
+          );
+        },
+      }),
+    );
+  }
+
+  private async fetchChunk(key: string, signal: AbortSignal | undefined): Promise<Uint8Array | undefined> {
     try {
       return await this.store.get(key, undefined, { signal });
     } catch (error) {
-      throw this.storeError(error, key);
+      throw this.withPath(error, key);
     }
   }
 
-  private storeError(error: unknown, key: string): unknown {
-    if (error instanceof ZarrflowError) {
-      if (error.path !== undefined) return error;
-      const Ctor = error.constructor as new (message: string, context: ErrorContext) => ZarrflowError;
-      try {
-        return new Ctor(error.detail, { path: this.path, key: error.key ?? key, cause: error.cause });
-      } catch {
-        return error;
-      }
+  /** Adds this array's path (and the key) to a zarrflow error raised without them. */
+  private withPath(error: unknown, key: string | undefined): unknown {
+    if (!(error instanceof ZarrflowError) || error.path !== undefined) return error;
+    const Ctor = error.constructor as new (message: string, context: ErrorContext) => ZarrflowError;
+    try {
+      return new Ctor(error.detail, { path: this.path, key: error.key ?? key, cause: error.cause });
+    } catch {
+      return error;
     }
-    return error;
   }
 
   /**
    * Writes `value` (an NdArray or typed array shaped like the selection, or a scalar) into the
    * selection. Fully covered chunks are encoded without reading; partly covered ones are read,
    * merged and re-encoded; a chunk left holding only the fill value is deleted unless
-   * `writeEmptyChunks` is set.
+   * `writeEmptyChunks` is set. Each chunk is replaced atomically (old or new, never torn).
    */
   async write(selection: Selection, value: WriteValue, options: WriteOptions = {}): Promise<void> {
-    const store = this.store;
-    if (!store.set || !store.delete) throw new UnsupportedOperationError("the store is read-only", this.context());
+    this.assertWritable();
     const sel = this.select(selection);
     const fullShape = sel.map((d) => d.count);
     const source = valueSource(value, this.metadata.dataType, selectionShape(sel), this.context());
-    const writeEmpty = options.writeEmptyChunks ?? this.writeEmptyChunks;
+    const itemsize = this.itemsize;
+    const self = this;
+    function* jobs(): Generator<WriteJob> {
+      for (const request of self.requests(sel)) {
+        const { chunkRegion, outRegion, complete } = request.projection;
+        const piece = source.kind === "scalar" ? bytesOf(source.words) : extractPiece(source.words, fullShape, outRegion, itemsize, source.k);
+        yield { key: request.key, complete, piece, scalar: source.kind === "scalar", chunkRegion };
+      }
+    }
+    const total = countChunks(sel, this.chunkShape);
+    await this.runWrite(streamFromIterator(jobs()), total, options);
+  }
+
+  private assertWritable(): void {
+    if (!this.store.set || !this.store.delete) throw new UnsupportedOperationError("the store is read-only", this.context());
+  }
+
+  /**
+   * The write pipeline, shared by write() and writer(): lock each chunk for its whole
+   * read-modify-write, read it when partly overwritten, merge and encode (inline or on the
+   * pool), then set or delete it.
+   */
+  async runWrite(jobs: ReadableStream<WriteJob>, total: number, options: WriteOptions = {}): Promise<void> {
+    this.assertWritable();
+    const store = this.store;
+    const writeEmptyChunks = options.writeEmptyChunks ?? this.writeEmptyChunks;
     const { signal } = options;
     throwIfAborted(signal, this.context());
-    const progress: Progress = { chunksDone: 0, chunksTotal: countChunks(sel, this.chunkShape), bytesDone: 0 };
+    const pool = resolvePool(options, Math.max(0, total) * this.chunkBytes(), this.chainIsTrivial);
+    const progress: Progress = { chunksDone: 0, chunksTotal: total, bytesDone: 0 };
+    const chain = this.chain;
+    const fill = this.fillWords;
+    const chunkBytes = this.chunkBytes();
 
-    type Fetched = { request: ChunkRequest; existing: Uint8Array | undefined; release: () => void };
-    // Locks held by this write; released as each chunk commits, and all at once on failure.
+    type Merge = MergeItem & { release: () => void };
+    type Encoded = CommitItem & { release: () => void };
+    // Locks this write holds: released as each chunk commits, and all at once when it ends.
     const held = new Set<() => void>();
+    const toCommit = (item: Merge, bytes: Uint8Array | null): Encoded =>
+      bytes === null ? { op: "delete", key: item.key, release: item.release } : { op: "set", key: item.key, bytes, release: item.release };
 
     try {
-      await streamFromIterator(this.requests(sel))
+      await jobs
         .pipeThrough(
-          prefetch<ChunkRequest, Fetched>({
+          prefetch<WriteJob, Merge>({
             concurrency: options.concurrency,
             signal,
-            fetch: async (request, fetchSignal) => {
-              const release = await acquireKey(store, request.key);
+            fetch: async (job, fetchSignal) => {
+              const release = await acquireKey(store, job.key);
               held.add(release);
-              const existing = request.projection.complete ? undefined : await this.fetchChunk(request.key, fetchSignal);
-              return { request, existing, release };
+              const existing = job.complete ? undefined : await this.fetchChunk(job.key, fetchSignal);
+              return { ...job, existing, release };
             },
           }),
         )
         .pipeThrough(
-          compute<Fetched, Encoded>(
-            ({ request, existing, release }) => this.mergeAndEncode(request, existing, source, fullShape, writeEmpty, release),
-            { signal },
-          ),
+          compute<Merge, Encoded>({
+            signal,
+            pool,
+            inline: (item) => {
+              const encoded = mergeEncode(chain, fill, writeEmptyChunks, item);
+              return encoded instanceof Promise ? encoded.then((bytes) => toCommit(item, bytes)) : toCommit(item, encoded);
+            },
+            weight: () => chunkBytes,
+            batch: async (items, workerPool) => {
+              const results = await workerPool.run<(Uint8Array | null)[]>(
+                "encodeBatch",
+                {
+                  chain: this.chainRef,
+                  writeEmptyChunks,
+                  items: items.map(({ existing, piece, scalar, chunkRegion, mask, key }) => ({ existing, piece, scalar, chunkRegion, mask, key })),
+                },
+                transferable(items.flatMap((item) => [item.existing, item.scalar ? undefined : item.piece])),
+              );
+              return items.map((item, i) => toCommit(item, results[i]));
+            },
+          }),
         )
         .pipeTo(
           commit<Encoded>(store, {
@@ -293,68 +497,10 @@ export class ZarrArray {
           { signal },
         );
     } catch (error) {
-      throw typeof error === "object" && error !== null && "key" in error ? this.storeError(error, String((error as { key?: unknown }).key)) : error;
+      throw this.withPath(error, (error as { key?: string }).key);
     } finally {
       for (const release of held) release();
     }
-  }
-
-  private mergeAndEncode(
-    request: ChunkRequest,
-    existing: Uint8Array | undefined,
-    source: ValueSource,
-    fullShape: number[],
-    writeEmpty: boolean,
-    release: () => void,
-  ): Encoded | Promise<Encoded> {
-    const { dataType } = this.metadata;
-    const { itemsize } = DATA_TYPES[dataType];
-    const build = (base: NdArray | undefined): Encoded | Promise<Encoded> => {
-      const data = base ? base.data : this.fillChunk();
-      const words = wordView(bytesOf(data), itemsize).words;
-      const { chunkRegion, outRegion } = request.projection;
-      if (source.kind === "scalar") fillRegion(words, this.chunkShape, chunkRegion, source.words, this.k);
-      else copyRegion(words, this.chunkShape, chunkRegion, source.words, fullShape, outRegion, this.k);
-      if (!writeEmpty && this.isAllFill(words)) return { op: "delete", key: request.key, release };
-      const encoded = this.chain.encode({ data, shape: this.chunkShape, dtype: dataType }, request.key);
-      return encoded instanceof Promise
-        ? encoded.then((bytes) => ({ op: "set" as const, key: request.key, bytes, release }))
-        : { op: "set", key: request.key, bytes: encoded, release };
-    };
-    if (existing === undefined) return build(undefined);
-    const decoded = this.chain.decode(existing, request.key);
-    return decoded instanceof Promise ? decoded.then(build) : build(decoded);
-  }
-
-  /** A new chunk holding the fill value everywhere. */
-  private fillChunk(): TypedArray {
-    const { dataType } = this.metadata;
-    const data = allocate(dataType, product(this.chunkShape));
-    if (!this.fillIsZero()) {
-      const words = wordView(bytesOf(data), DATA_TYPES[dataType].itemsize).words;
-      fillRegion(words, this.chunkShape, this.chunkShape.map((count) => ({ start: 0, step: 1, count })), this.fillWords, this.k);
-    }
-    return data;
-  }
-
-  private fillIsZero(): boolean {
-    for (let i = 0; i < this.fillWords.length; i++) if (this.fillWords[i] !== 0) return false;
-    return true;
-  }
-
-  /** True when every element's bytes equal the fill value's. */
-  private isAllFill(words: Words): boolean {
-    const fill = this.fillWords;
-    const k = this.k;
-    if (k === 1) {
-      const f = fill[0];
-      for (let i = 0; i < words.length; i++) if (words[i] !== f) return false;
-      return true;
-    }
-    for (let i = 0; i < words.length; i += k) {
-      for (let j = 0; j < k; j++) if (words[i + j] !== fill[j]) return false;
-    }
-    return true;
   }
 
   toString(): string {
@@ -362,8 +508,15 @@ export class ZarrArray {
   }
 }
 
-/** Converts raw float16 bits to numbers (for display and comparison where there is no Float16Array). */
-export function float16ToNumbers(data: TypedArray): Float64Array {
-  if (HAS_FLOAT16_ARRAY) return Float64Array.from(data as unknown as ArrayLike<number>);
-  return Float64Array.from(data as Uint16Array, fromFloat16Bits);
+/**
+ * The buffers that can move to a worker without copying: whole, unshared ArrayBuffers. A view
+ * into a larger buffer is sent by copy instead (moving its buffer would detach other views).
+ */
+function transferable(views: (Uint8Array | undefined)[]): ArrayBuffer[] {
+  const out = new Set<ArrayBuffer>();
+  for (const view of views) {
+    if (!view || !(view.buffer instanceof ArrayBuffer)) continue;
+    if (view.byteOffset === 0 && view.byteLength === view.buffer.byteLength) out.add(view.buffer);
+  }
+  return [...out];
 }

@@ -117,3 +117,39 @@ export function isAbortError(error: unknown): boolean {
     (error instanceof Error && (error.name === "AbortError" || (error as { code?: unknown }).code === "ABORT_ERR"))
   );
 }
+
+/** A plain-data form of an error, for crossing a thread boundary. */
+export interface SerializedError {
+  name: string;
+  message: string;
+  detail?: string;
+  path?: string;
+  key?: string;
+}
+
+export function serializeError(error: unknown): SerializedError {
+  if (error instanceof ZarrflowError) {
+    return { name: error.name, message: error.message, detail: error.detail, path: error.path, key: error.key };
+  }
+  if (error instanceof Error) return { name: error.name, message: error.message };
+  return { name: "Error", message: String(error) };
+}
+
+const ERROR_CLASSES: Record<string, new (message: string, context: ErrorContext) => ZarrflowError> = {
+  ZarrflowError,
+  MetadataError,
+  CodecError,
+  ChecksumError,
+  SelectionError,
+  ValueError,
+  StoreError,
+};
+
+/** Rebuilds an error serialised in a worker, with its class where it is a zarrflow error. */
+export function deserializeError(error: SerializedError): Error {
+  const Ctor = ERROR_CLASSES[error.name];
+  if (Ctor && error.detail !== undefined) return new Ctor(error.detail, { path: error.path, key: error.key });
+  const plain = new Error(error.message);
+  plain.name = error.name;
+  return plain;
+}

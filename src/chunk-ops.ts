@@ -1,0 +1,144 @@
+/**
+ * The per-chunk compute work, as pure functions of plain data: the same code runs inline on
+ * the calling thread and inside pool workers (src/worker.ts).
+ *
+ * - decodeInto: decode a stored chunk and copy the selected region straight into the output.
+ * - mergeEncode: start from the existing chunk (decoded) or the fill value, copy the new
+ *   values in, and encode — or report that the chunk holds only the fill value (delete it).
+ */
+import type { CodecChain } from "./codecs/chain.js";
+import type { MaybePromise } from "./codecs/codec.js";
+import { copyRegion, fillRegion, wordView, type Words } from "./copy.js";
+import { DATA_TYPES, allocate, bytesOf, product, type DataType, type TypedArray } from "./dtype.js";
+import type { NdArray } from "./ndarray.js";
+import type { Region } from "./selection.js";
+
+/** Where decoded chunks go: a flat C-order output (full rank) viewed as words. */
+export interface OutputTarget {
+  words: Words;
+  shape: number[];
+  k: number;
+}
+
+export interface DecodeItem {
+  /** Stored bytes, or undefined for an absent chunk (filled with the fill value). */
+  bytes: Uint8Array | undefined;
+  chunkRegion: Region[];
+  outRegion: Region[];
+  key: string;
+}
+
+/** Decodes one chunk into `out`. Returns the stored size (for progress). */
+export function decodeInto(
+  chain: CodecChain,
+  fillWords: Words,
+  item: DecodeItem,
+  out: OutputTarget,
+): MaybePromise<void> {
+  if (item.bytes === undefined) {
+    fillRegion(out.words, out.shape, item.outRegion, fillWords, out.k);
+    return;
+  }
+  const decoded = chain.decode(item.bytes, item.key);
+  const place = (chunk: NdArray) => {
+    const words = wordView(bytesOf(chunk.data), DATA_TYPES[chunk.dtype].itemsize).words;
+    copyRegion(out.words, out.shape, item.outRegion, words, chain.spec.shape, item.chunkRegion, out.k);
+  };
+  if (decoded instanceof Promise) return decoded.then(place);
+  place(decoded);
+}
+
+export interface MergeItem {
+  /** Existing stored bytes of a partly overwritten chunk (undefined: start from the fill value). */
+  existing: Uint8Array | undefined;
+  /** New values: a compact C-order block of the region's counts, or a single element (scalar). */
+  piece: Uint8Array;
+  scalar: boolean;
+  chunkRegion: Region[];
+  /**
+   * With a mask, `piece` is chunk-shaped and only elements whose mask byte is set are new
+   * (the streaming writer's partly filled chunks); chunkRegion is then ignored.
+   */
+  mask?: Uint8Array;
+  key: string;
+}
+
+/** The encoded chunk, or null when it holds only the fill value and empty chunks are not written. */
+export function mergeEncode(
+  chain: CodecChain,
+  fillWords: Words,
+  writeEmptyChunks: boolean,
+  item: MergeItem,
+): MaybePromise<Uint8Array | null> {
+  const { dataType, shape } = chain.spec;
+  const { itemsize } = DATA_TYPES[dataType];
+  const build = (base: TypedArray): MaybePromise<Uint8Array | null> => {
+    const view = wordView(bytesOf(base), itemsize);
+    const piece = wordView(item.piece, itemsize).words;
+    if (item.mask) maskedMerge(view.words, piece, item.mask, view.k);
+    else if (item.scalar) fillRegion(view.words, shape, item.chunkRegion, piece, view.k);
+    else copyRegion(view.words, shape, item.chunkRegion, piece, item.chunkRegion.map((r) => r.count), compact(item.chunkRegion), view.k);
+    if (!writeEmptyChunks && isAllFill(view.words, fillWords, view.k)) return null;
+    return chain.encode({ data: base, shape, dtype: dataType }, item.key);
+  };
+  if (item.existing === undefined) return build(fillChunk(dataType, shape, fillWords));
+  const decoded = chain.decode(item.existing, item.key);
+  return decoded instanceof Promise ? decoded.then((d) => build(d.data)) : build(decoded.data);
+}
+
+/** The region covering a whole compact block of these counts. */
+export function compact(regions: readonly Region[]): Region[] {
+  return regions.map((r) => ({ start: 0, step: 1, count: r.count }));
+}
+
+/** A new chunk holding the fill value everywhere. */
+export function fillChunk(dataType: DataType, shape: number[], fillWords: Words): TypedArray {
+  const data = allocate(dataType, product(shape));
+  let zero = true;
+  for (let i = 0; i < fillWords.length; i++) if (fillWords[i] !== 0) zero = false;
+  if (!zero) {
+    const view = wordView(bytesOf(data), DATA_TYPES[dataType].itemsize);
+    fillRegion(view.words, shape, compact(shape.map((count) => ({ start: 0, step: 1, count }))), fillWords, view.k);
+  }
+  return data;
+}
+
+/** True when every element's bytes equal the fill value's. */
+export function isAllFill(words: Words, fill: Words, k: number): boolean {
+  if (k === 1) {
+    const f = fill[0];
+    for (let i = 0; i < words.length; i++) if (words[i] !== f) return false;
+    return true;
+  }
+  for (let i = 0; i < words.length; i += k) {
+    for (let j = 0; j < k; j++) if (words[i + j] !== fill[j]) return false;
+  }
+  return true;
+}
+
+/** Decodes one chunk and returns the selected region as a compact C-order block. */
+export function decodeRegion(chain: CodecChain, fillWords: Words, item: DecodeItem): MaybePromise<TypedArray> {
+  const { dataType } = chain.spec;
+  const counts = item.chunkRegion.map((r) => r.count);
+  const data = allocate(dataType, product(counts));
+  const view = wordView(bytesOf(data), DATA_TYPES[dataType].itemsize);
+  const done = decodeInto(chain, fillWords, { ...item, outRegion: compact(item.chunkRegion) }, { words: view.words, shape: counts, k: view.k });
+  return done instanceof Promise ? done.then(() => data) : data;
+}
+
+/** Copies the selected region of `src` (shape `srcShape`) into a new compact block: a write's per-chunk piece. */
+export function extractPiece(src: Words, srcShape: number[], region: Region[], itemsize: number, k: number): Uint8Array {
+  const counts = region.map((r) => r.count);
+  const piece = new Uint8Array(product(counts) * itemsize);
+  copyRegion(wordView(piece, itemsize).words, counts, compact(region), src, srcShape, region, k);
+  return piece;
+}
+
+/** Overwrites the elements of `base` whose mask byte is set with those of `values` (same shape). */
+export function maskedMerge(base: Words, values: Words, mask: Uint8Array, k: number): void {
+  for (let i = 0; i < mask.length; i++) {
+    if (mask[i] === 0) continue;
+    const at = i * k;
+    for (let j = 0; j < k; j++) base[at + j] = values[at + j];
+  }
+}
