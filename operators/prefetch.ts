@@ -7,6 +7,7 @@
  * An abort (of `signal`, or of the stream) cancels what is in flight.
  */
 import { asAbortError } from "../src/errors.js";
+import type { ByteBudget } from "./budget.js";
 
 export interface PrefetchOptions<I, O> {
   /** Fetches one item; receives a signal that aborts when the stage is cancelled. */
@@ -16,6 +17,12 @@ export interface PrefetchOptions<I, O> {
   /** Emit in input order (default false). */
   ordered?: boolean;
   signal?: AbortSignal;
+  /**
+   * Bytes fetched but not yet released downstream: no fetch starts while it is spent. The stage
+   * that finishes with an item releases `sizeOf(item)`.
+   */
+  budget?: ByteBudget;
+  sizeOf?: (item: O) => number;
   /** Observes the number of fetches in flight after each change (for tests and metrics). */
   onInFlight?: (inFlight: number) => void;
 }
@@ -61,15 +68,22 @@ export function prefetch<I, O>(options: PrefetchOptions<I, O>): TransformStream<
     }
   };
 
+  const abortPromise = new Promise<void>((resolve) => abort.signal.addEventListener("abort", () => resolve(), { once: true }));
   const cleanup = () => options.signal?.removeEventListener("abort", onOuterAbort);
 
   return new TransformStream<I, O>({
     async transform(item, controller) {
       if (failure) throw failure.error;
       if (abort.signal.aborted) throw asAbortError(abort.signal.reason);
+      if (options.budget?.spent) {
+        // Waiting here stops the intake; items already fetched keep flowing downstream.
+        await Promise.race([options.budget.room(), abortPromise]);
+        if (abort.signal.aborted) throw asAbortError(abort.signal.reason);
+      }
       const seq = nextSeq++;
       const task: Promise<void> = options.fetch(item, abort.signal).then(
         (value) => {
+          options.budget?.add(options.sizeOf?.(value) ?? 0);
           if (!failure) settle(controller, seq, value);
         },
         (error: unknown) => fail(controller, abort.signal.aborted ? asAbortError(abort.signal.reason) : error),

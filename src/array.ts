@@ -45,7 +45,9 @@ import { prefetch } from "../operators/prefetch.js";
 import { compute } from "../operators/compute.js";
 import { commit, type CommitItem } from "../operators/commit.js";
 import { scatter } from "../operators/scatter.js";
+import { createWriter, type WriteItem, type WriterOptions } from "./writer.js";
 import { WorkerPool, sharedPool } from "../operators/pool.js";
+import { ByteBudget } from "../operators/budget.js";
 
 export interface Progress {
   chunksDone: number;
@@ -66,6 +68,8 @@ export interface OperationOptions {
   workers?: number | "auto";
   /** A pool to use instead of the shared one. */
   pool?: WorkerPool;
+  /** Stored bytes fetched and not yet decoded, at most (default 256 MiB; plus up to `concurrency` chunks in flight). */
+  prefetchBytes?: number;
   signal?: AbortSignal;
   onProgress?: (progress: Progress) => void;
 }
@@ -85,6 +89,9 @@ export interface WriteOptions extends OperationOptions {
 export interface ArrayOpenOptions {
   writeEmptyChunks?: boolean;
 }
+
+/** A fetched chunk on its way to compute; `stored` is its stored size (kept after the bytes move to a worker). */
+type FetchedChunk = DecodeItem & { projection: ChunkProjection; stored: number };
 
 /** One chunk of a planned read. */
 export interface ChunkRequest {
@@ -112,6 +119,8 @@ export interface WriteJob {
   chunkRegion: Region[];
   mask?: Uint8Array;
 }
+
+const DEFAULT_PREFETCH_BYTES = 256 << 20;
 
 /** Below this much work per operation, the pool's start-up and message costs outweigh it. */
 const AUTO_POOL_MIN_BYTES = 8 << 20;
@@ -246,19 +255,29 @@ export class ZarrArray {
   }
 
   /** Requests → fetched chunks, with bounded IO concurrency. */
-  private fetchStream(sel: DimSelection[], options: OperationOptions & { ordered?: boolean }): ReadableStream<DecodeItem & { projection: ChunkProjection }> {
+  private fetchStream(
+    sel: DimSelection[],
+    options: OperationOptions & { ordered?: boolean },
+    budget: ByteBudget,
+  ): ReadableStream<FetchedChunk> {
     return streamFromIterator(this.requests(sel)).pipeThrough(
-      prefetch<ChunkRequest, DecodeItem & { projection: ChunkProjection }>({
+      prefetch<ChunkRequest, FetchedChunk>({
         concurrency: options.concurrency,
         ordered: options.ordered,
         signal: options.signal,
-        fetch: async (request, signal) => ({
-          key: request.key,
-          bytes: await this.fetchChunk(request.key, signal),
-          chunkRegion: request.projection.chunkRegion,
-          outRegion: request.projection.outRegion,
-          projection: request.projection,
-        }),
+        budget,
+        sizeOf: (item) => item.stored,
+        fetch: async (request, signal) => {
+          const bytes = await this.fetchChunk(request.key, signal);
+          return {
+            key: request.key,
+            bytes,
+            stored: bytes?.byteLength ?? 0,
+            chunkRegion: request.projection.chunkRegion,
+            outRegion: request.projection.outRegion,
+            projection: request.projection,
+          };
+        },
       }),
     );
   }
@@ -285,19 +304,23 @@ export class ZarrArray {
     const fill = this.fillWords;
     const chunkBytes = this.chunkBytes();
 
-    type Item = DecodeItem & { projection: ChunkProjection };
-    await this.fetchStream(sel, options)
+    type Item = FetchedChunk;
+    const budget = new ByteBudget(options.prefetchBytes ?? DEFAULT_PREFETCH_BYTES);
+    const finished = (item: Item): Item => {
+      budget.release(item.stored);
+      return item;
+    };
+    await this.fetchStream(sel, options, budget)
       .pipeThrough(
         compute<Item, Item>({
           signal,
           pool,
           inline: (item) => {
             const done = decodeInto(chain, fill, item, target);
-            return done instanceof Promise ? done.then(() => item) : item;
+            return done instanceof Promise ? done.then(() => finished(item)) : finished(item);
           },
           weight: (item) => (item.bytes === undefined ? 0 : chunkBytes),
           batch: async (items, workerPool) => {
-            const sizes = items.map((item) => item.bytes?.byteLength ?? 0);
             await workerPool.run<number>(
               "decodeBatch",
               {
@@ -307,15 +330,15 @@ export class ZarrArray {
               },
               transferable(items.map((item) => item.bytes)),
             );
-            // The stored bytes moved to the worker; keep only their sizes for progress.
-            return items.map((item, i) => ({ ...item, bytes: new Uint8Array(sizes[i]) }));
+            // The stored bytes moved to the worker (detached here): drop them.
+            return items.map((item) => finished({ ...item, bytes: undefined }));
           },
         }),
       )
       .pipeTo(
         scatter<Item>((item) => {
           progress.chunksDone++;
-          progress.bytesDone += item.bytes?.byteLength ?? 0;
+          progress.bytesDone += item.stored;
           options.onProgress?.({ ...progress });
         }),
         { signal },
@@ -338,10 +361,12 @@ export class ZarrArray {
     const fill = this.fillWords;
     const chunkBytes = this.chunkBytes();
     const progress: Progress = { chunksDone: 0, chunksTotal: total, bytesDone: 0 };
-    type Item = DecodeItem & { projection: ChunkProjection };
+    type Item = FetchedChunk;
+    const budget = new ByteBudget(options.prefetchBytes ?? DEFAULT_PREFETCH_BYTES);
     const result = (item: Item, data: TypedArray): ChunkResult => {
+      budget.release(item.stored);
       progress.chunksDone++;
-      progress.bytesDone += item.bytes?.byteLength ?? 0;
+      progress.bytesDone += item.stored;
       options.onProgress?.({ ...progress });
       const shape = kept.map((i) => item.chunkRegion[i].count);
       return {
@@ -350,7 +375,7 @@ export class ZarrArray {
         data: { data, shape, dtype: dataType },
       };
     };
-    return this.fetchStream(sel, options).pipeThrough(
+    return this.fetchStream(sel, options, budget).pipeThrough(
       compute<Item, ChunkResult>({
         signal: options.signal,
         pool,
@@ -360,14 +385,13 @@ export class ZarrArray {
         },
         weight: (item) => (item.bytes === undefined ? 0 : chunkBytes),
         batch: async (items, workerPool) => {
-          const sizes = items.map((item) => item.bytes?.byteLength ?? 0);
           const buffers = await workerPool.run<ArrayBuffer[]>(
             "extractBatch",
             { chain: this.chainRef, items: items.map(({ key, bytes, chunkRegion, outRegion }) => ({ key, bytes, chunkRegion, outRegion })) },
             transferable(items.map((item) => item.bytes)),
           );
           return items.map((item, i) =>
-            result({ ...item, bytes: new Uint8Array(sizes[i]) }, viewAs(dataType, new Uint8Array(buffers[i]))),
+            result(item, viewAs(dataType, new Uint8Array(buffers[i]))),
           );
         },
       }),
@@ -501,6 +525,16 @@ export class ZarrArray {
     } finally {
       for (const release of held) release();
     }
+  }
+
+  /**
+   * A WritableStream of `{ selection, data }` items (which may overlap chunks and each other;
+   * later items win). Partial chunks are combined in memory up to `bufferBytes` before any
+   * read-modify-write. Closing the stream flushes everything and resolves when it is stored.
+   */
+  writer(options: WriterOptions = {}): WritableStream<WriteItem> {
+    this.assertWritable();
+    return createWriter(this, options);
   }
 
   toString(): string {

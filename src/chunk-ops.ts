@@ -142,3 +142,46 @@ export function maskedMerge(base: Words, values: Words, mask: Uint8Array, k: num
     for (let j = 0; j < k; j++) base[at + j] = values[at + j];
   }
 }
+
+/**
+ * Sets the mask bytes of a strided region (mask has the chunk's C-order shape) and returns
+ * how many were newly set, so that a writer can tell when a chunk is fully covered without
+ * rescanning it.
+ */
+export function markRegion(mask: Uint8Array, shape: readonly number[], region: readonly Region[]): number {
+  const ndim = shape.length;
+  if (region.some((r) => r.count === 0)) return 0;
+  if (ndim === 0) {
+    const fresh = mask[0] === 0 ? 1 : 0;
+    mask[0] = 1;
+    return fresh;
+  }
+  const strides = new Array<number>(ndim);
+  for (let i = ndim - 1, s = 1; i >= 0; i--) {
+    strides[i] = s;
+    s *= shape[i];
+  }
+  const inner = ndim - 1;
+  const innerCount = region[inner].count;
+  const innerStep = region[inner].step * strides[inner];
+  const counter = new Array<number>(ndim).fill(0);
+  let base = 0;
+  for (let d = 0; d < ndim; d++) base += region[d].start * strides[d];
+  let fresh = 0;
+  for (;;) {
+    for (let i = 0, p = base; i < innerCount; i++, p += innerStep) {
+      if (mask[p] === 0) {
+        mask[p] = 1;
+        fresh++;
+      }
+    }
+    let axis = inner - 1;
+    for (; axis >= 0; axis--) {
+      base += region[axis].step * strides[axis];
+      if (++counter[axis] < region[axis].count) break;
+      base -= region[axis].step * strides[axis] * region[axis].count;
+      counter[axis] = 0;
+    }
+    if (axis < 0) return fresh;
+  }
+}

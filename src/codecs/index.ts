@@ -7,6 +7,7 @@ import "./crc32c.js";
 import "./zstd.js";
 import "./blosc.js";
 import "./lz4.js";
+import "./sharding.js";
 
 export * from "./codec.js";
 export { CodecChain } from "./chain.js";
@@ -14,3 +15,4 @@ export { registerCodec, getCodecFactory, registeredCodecs } from "./registry.js"
 export { crc32c } from "./crc32c.js";
 export { setDeflateBackend, deflateBackend } from "./deflate-backend.js";
 export { ZSTD_IMPLEMENTATION } from "./zstd.js";
+export { ShardingCodec, ShardIndex, mortonOrder, DEFAULT_INDEX_CODECS, type IndexLocation, type ShardEncodeOptions, type ShardingConfiguration } from "./sharding.js";
