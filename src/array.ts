@@ -11,12 +11,14 @@
  */
 import "./codecs/index.js";
 import { CodecChain } from "./codecs/chain.js";
+import { ShardingCodec } from "./codecs/sharding.js";
+import { fetchShard, type CoalesceOptions } from "./shard-io.js";
+import { mergeEncodeChunk } from "./shard-merge.js";
 import { encodeChunkKey } from "./chunk-key.js";
 import {
   decodeInto,
   decodeRegion,
   extractPiece,
-  mergeEncode,
   type DecodeItem,
   type MergeItem,
   type OutputTarget,
@@ -68,6 +70,8 @@ export interface OperationOptions {
   workers?: number | "auto";
   /** A pool to use instead of the shared one. */
   pool?: WorkerPool;
+  /** How shard byte ranges are merged into requests (sharded arrays). */
+  coalesce?: CoalesceOptions;
   /** Stored bytes fetched and not yet decoded, at most (default 256 MiB; plus up to `concurrency` chunks in flight). */
   prefetchBytes?: number;
   signal?: AbortSignal;
@@ -118,6 +122,8 @@ export interface WriteJob {
   scalar: boolean;
   chunkRegion: Region[];
   mask?: Uint8Array;
+  /** The chunk's in-bounds extent (see chunkExtent). */
+  extent?: number[];
 }
 
 const DEFAULT_PREFETCH_BYTES = 256 << 20;
@@ -157,7 +163,14 @@ export class ZarrArray {
   private readonly fillWords: Words;
   private readonly itemsize: number;
   private readonly k: number;
-  private chainRefCache: ChainRef | undefined;
+  private readonly chainRefs = new WeakMap<CodecChain, ChainRef>();
+  /** The sharding codec, when the array→bytes codec is sharding_indexed. */
+  readonly sharding: ShardingCodec | undefined;
+  /**
+   * Shards can be read piecewise (index, then inner chunks) when nothing wraps the sharding
+   * codec; outer transpose or compression forces whole-shard IO through the full chain.
+   */
+  readonly partialShardIO: boolean;
 
   constructor(
     readonly store: Store,
@@ -176,18 +189,20 @@ export class ZarrArray {
     this.fillWords = fill.words;
     this.k = fill.k;
     this.writeEmptyChunks = options.writeEmptyChunks ?? false;
+    this.sharding = this.chain.arrayToBytes instanceof ShardingCodec ? this.chain.arrayToBytes : undefined;
+    this.partialShardIO = this.sharding !== undefined && this.chain.arrayToArray.length === 0 && this.chain.bytesToBytes.length === 0;
   }
 
   get shape(): number[] {
     return this.metadata.shape;
   }
-  /** The chunk shape a reader sees (the inner chunk shape once sharding exists). */
+  /** The chunk shape a reader sees: the inner chunk shape of a sharded array. */
   get chunks(): number[] {
-    return this.metadata.chunkShape;
+    return this.sharding ? this.sharding.innerChunkShape : this.metadata.chunkShape;
   }
   /** The shard shape, or null for unsharded arrays. */
   get shards(): number[] | null {
-    return null;
+    return this.sharding ? this.metadata.chunkShape : null;
   }
   get dtype(): DataType {
     return this.metadata.dataType;
@@ -226,26 +241,39 @@ export class ZarrArray {
     return normalizeSelection(selection, this.metadata.shape, this.context());
   }
 
-  /** The chain by value, for workers. */
-  private get chainRef(): ChainRef {
-    this.chainRefCache ??= {
-      id: `${this.path}\u0000${JSON.stringify(this.chain.spec, (_, v) => (typeof v === "bigint" ? v.toString() : v))}\u0000${JSON.stringify(this.metadata.codecs)}`,
-      path: this.path,
-      spec: this.chain.spec,
-      codecs: this.metadata.codecs,
-      itemsize: this.itemsize,
-      fill: bytesOf(scalarArray(this.metadata.fillValue, this.metadata.dataType)).slice(),
-    };
-    return this.chainRefCache;
+  /** A chain by value, for workers. */
+  private chainRef(chain: CodecChain): ChainRef {
+    let ref = this.chainRefs.get(chain);
+    if (!ref) {
+      const codecs = chain.toJSON();
+      const spec = JSON.stringify(chain.spec, (_, v) => (typeof v === "bigint" ? v.toString() : v));
+      ref = {
+        id: `${this.path}\u0000${spec}\u0000${JSON.stringify(codecs)}`,
+        path: this.path,
+        spec: chain.spec,
+        codecs,
+        itemsize: this.itemsize,
+        fill: bytesOf(scalarArray(this.metadata.fillValue, this.metadata.dataType)).slice(),
+      };
+      this.chainRefs.set(chain, ref);
+    }
+    return ref;
+  }
+
+  /** The chain reads decode with: the inner chain when shards are read piecewise. */
+  private get readChain(): CodecChain {
+    return this.partialShardIO ? (this.sharding as ShardingCodec).innerChain : this.chain;
   }
 
   /** True when decoding is a plain copy (no compression, checksum or transpose): not worth a worker. */
   private get chainIsTrivial(): boolean {
-    return this.chain.arrayToArray.length === 0 && this.chain.bytesToBytes.length === 0;
+    const chain = this.readChain;
+    return chain.arrayToArray.length === 0 && chain.bytesToBytes.length === 0 && !(chain.arrayToBytes instanceof ShardingCodec);
   }
 
+  /** Decoded bytes of one unit of compute (a chunk, or an inner chunk of a piecewise-read shard). */
   private chunkBytes(): number {
-    return product(this.chunkShape) * this.itemsize;
+    return product(this.readChain.spec.shape) * this.itemsize;
   }
 
   private *requests(sel: DimSelection[]): Generator<ChunkRequest> {
@@ -254,32 +282,62 @@ export class ZarrArray {
     }
   }
 
-  /** Requests → fetched chunks, with bounded IO concurrency. */
-  private fetchStream(
-    sel: DimSelection[],
-    options: OperationOptions & { ordered?: boolean },
-    budget: ByteBudget,
-  ): ReadableStream<FetchedChunk> {
-    return streamFromIterator(this.requests(sel)).pipeThrough(
-      prefetch<ChunkRequest, FetchedChunk>({
-        concurrency: options.concurrency,
-        ordered: options.ordered,
-        signal: options.signal,
-        budget,
-        sizeOf: (item) => item.stored,
-        fetch: async (request, signal) => {
+  /** Requests → fetched chunks (inner chunks for piecewise-read shards), with bounded IO concurrency. */
+  private fetchStream(sel: DimSelection[], options: OperationOptions & { ordered?: boolean }, budget: ByteBudget): ReadableStream<FetchedChunk> {
+    const fetchOne = this.partialShardIO
+      ? (request: ChunkRequest, signal: AbortSignal) => this.fetchShardChunks(request, signal, options)
+      : async (request: ChunkRequest, signal: AbortSignal): Promise<FetchedChunk[]> => {
           const bytes = await this.fetchChunk(request.key, signal);
-          return {
-            key: request.key,
-            bytes,
-            stored: bytes?.byteLength ?? 0,
-            chunkRegion: request.projection.chunkRegion,
-            outRegion: request.projection.outRegion,
-            projection: request.projection,
-          };
-        },
-      }),
+          const { chunkRegion, outRegion } = request.projection;
+          return [{ key: request.key, bytes, stored: bytes?.byteLength ?? 0, chunkRegion, outRegion, projection: request.projection }];
+        };
+    return streamFromIterator(this.requests(sel))
+      .pipeThrough(
+        prefetch<ChunkRequest, FetchedChunk[]>({
+          concurrency: options.concurrency,
+          ordered: options.ordered,
+          signal: options.signal,
+          budget,
+          sizeOf: (items) => items.reduce((n, item) => n + item.stored, 0),
+          fetch: fetchOne,
+        }),
+      )
+      .pipeThrough(flatten<FetchedChunk>());
+  }
+
+  /** Fetches the inner chunks of one shard that a projection needs, as plain chunks. */
+  private async fetchShardChunks(request: ChunkRequest, signal: AbortSignal, options: OperationOptions): Promise<FetchedChunk[]> {
+    const codec = this.sharding as ShardingCodec;
+    const shardCoords = request.projection.chunkCoords;
+    const inner = innerProjections(request.projection, this.metadata.shape, this.chunkShape, codec.innerChunkShape);
+    const needed = inner.map((p) => codec.flatIndex(p.chunkCoords));
+    const inBounds = this.chunkShape.reduce(
+      (n, s, d) => n * Math.ceil(Math.min(s, this.metadata.shape[d] - shardCoords[d] * s) / codec.innerChunkShape[d]),
+      1,
     );
+    let fetched;
+    try {
+      fetched = await fetchShard(this.store, request.key, codec, needed, needed.length === inBounds, {
+        ...options.coalesce,
+        signal,
+        path: this.path,
+      });
+    } catch (error) {
+      throw this.withPath(error, request.key);
+    }
+    return inner.map((p, n) => {
+      const bytes = fetched.pieces.get(needed[n]);
+      const globalCoords = p.chunkCoords.map((c, d) => shardCoords[d] * codec.chunksPerShard[d] + c);
+      const key = `${request.key}[${p.chunkCoords.join(",")}]`;
+      return {
+        key,
+        bytes,
+        stored: bytes?.byteLength ?? 0,
+        chunkRegion: p.chunkRegion,
+        outRegion: p.outRegion,
+        projection: { ...p, chunkCoords: globalCoords },
+      };
+    });
   }
 
   /**
@@ -290,7 +348,7 @@ export class ZarrArray {
     const sel = this.select(selection);
     const fullShape = sel.map((d) => d.count);
     const { dataType } = this.metadata;
-    const total = countChunks(sel, this.chunkShape);
+    const total = countChunks(sel, this.readChain.spec.shape);
     const pool = resolvePool(options, total * this.chunkBytes(), this.chainIsTrivial);
     const count = product(fullShape);
     const out = pool ? viewAs(dataType, new Uint8Array(new SharedArrayBuffer(count * this.itemsize))) : allocate(dataType, count);
@@ -300,12 +358,12 @@ export class ZarrArray {
     const progress: Progress = { chunksDone: 0, chunksTotal: total, bytesDone: 0 };
     const { signal } = options;
     throwIfAborted(signal, this.context());
-    const chain = this.chain;
     const fill = this.fillWords;
     const chunkBytes = this.chunkBytes();
 
     type Item = FetchedChunk;
     const budget = new ByteBudget(options.prefetchBytes ?? DEFAULT_PREFETCH_BYTES);
+    const chain = this.readChain;
     const finished = (item: Item): Item => {
       budget.release(item.stored);
       return item;
@@ -320,18 +378,19 @@ export class ZarrArray {
             return done instanceof Promise ? done.then(() => finished(item)) : finished(item);
           },
           weight: (item) => (item.bytes === undefined ? 0 : chunkBytes),
-          batch: async (items, workerPool) => {
+          batch: async (fetched, workerPool) => {
+            const items = tighten(fetched, "bytes");
             await workerPool.run<number>(
               "decodeBatch",
               {
-                chain: this.chainRef,
+                chain: this.chainRef(chain),
                 out: { buffer: outBytes.buffer, byteOffset: outBytes.byteOffset, byteLength: outBytes.byteLength, shape: fullShape },
                 items: items.map(({ key, bytes, chunkRegion, outRegion }) => ({ key, bytes, chunkRegion, outRegion })),
               },
               transferable(items.map((item) => item.bytes)),
             );
             // The stored bytes moved to the worker (detached here): drop them.
-            return items.map((item) => finished({ ...item, bytes: undefined }));
+            return fetched.map((item) => finished({ ...item, bytes: undefined }));
           },
         }),
       )
@@ -354,10 +413,10 @@ export class ZarrArray {
   readChunks(selection?: Selection, options: ReadChunksOptions = {}): ReadableStream<ChunkResult> {
     const sel = this.select(selection);
     const kept = sel.map((d, i) => (d.dropped ? -1 : i)).filter((i) => i >= 0);
-    const total = countChunks(sel, this.chunkShape);
+    const total = countChunks(sel, this.readChain.spec.shape);
     const pool = resolvePool(options, total * this.chunkBytes(), this.chainIsTrivial);
     const { dataType } = this.metadata;
-    const chain = this.chain;
+    const chain = this.readChain;
     const fill = this.fillWords;
     const chunkBytes = this.chunkBytes();
     const progress: Progress = { chunksDone: 0, chunksTotal: total, bytesDone: 0 };
@@ -384,10 +443,11 @@ export class ZarrArray {
           return data instanceof Promise ? data.then((d) => result(item, d)) : result(item, data);
         },
         weight: (item) => (item.bytes === undefined ? 0 : chunkBytes),
-        batch: async (items, workerPool) => {
+        batch: async (fetched, workerPool) => {
+          const items = tighten(fetched, "bytes");
           const buffers = await workerPool.run<ArrayBuffer[]>(
             "extractBatch",
-            { chain: this.chainRef, items: items.map(({ key, bytes, chunkRegion, outRegion }) => ({ key, bytes, chunkRegion, outRegion })) },
+            { chain: this.chainRef(chain), items: items.map(({ key, bytes, chunkRegion, outRegion }) => ({ key, bytes, chunkRegion, outRegion })) },
             transferable(items.map((item) => item.bytes)),
           );
           return items.map((item, i) =>
@@ -434,11 +494,17 @@ export class ZarrArray {
       for (const request of self.requests(sel)) {
         const { chunkRegion, outRegion, complete } = request.projection;
         const piece = source.kind === "scalar" ? bytesOf(source.words) : extractPiece(source.words, fullShape, outRegion, itemsize, source.k);
-        yield { key: request.key, complete, piece, scalar: source.kind === "scalar", chunkRegion };
+        const extent = self.chunkExtent(request.projection.chunkCoords);
+        yield { key: request.key, complete, piece, scalar: source.kind === "scalar", chunkRegion, extent };
       }
     }
     const total = countChunks(sel, this.chunkShape);
     await this.runWrite(streamFromIterator(jobs()), total, options);
+  }
+
+  /** The part of the stored chunk at `coords` that lies inside the array. */
+  chunkExtent(coords: readonly number[]): number[] {
+    return this.chunkShape.map((s, d) => Math.min(s, this.metadata.shape[d] - coords[d] * s));
   }
 
   private assertWritable(): void {
@@ -488,17 +554,18 @@ export class ZarrArray {
             signal,
             pool,
             inline: (item) => {
-              const encoded = mergeEncode(chain, fill, writeEmptyChunks, item);
+              const encoded = mergeEncodeChunk(chain, fill, writeEmptyChunks, item);
               return encoded instanceof Promise ? encoded.then((bytes) => toCommit(item, bytes)) : toCommit(item, encoded);
             },
             weight: () => chunkBytes,
-            batch: async (items, workerPool) => {
+            batch: async (merges, workerPool) => {
+              const items = tighten(merges, "existing");
               const results = await workerPool.run<(Uint8Array | null)[]>(
                 "encodeBatch",
                 {
-                  chain: this.chainRef,
+                  chain: this.chainRef(chain),
                   writeEmptyChunks,
-                  items: items.map(({ existing, piece, scalar, chunkRegion, mask, key }) => ({ existing, piece, scalar, chunkRegion, mask, key })),
+                  items: items.map(({ existing, piece, scalar, chunkRegion, mask, extent, key }) => ({ existing, piece, scalar, chunkRegion, mask, extent, key })),
                 },
                 transferable(items.flatMap((item) => [item.existing, item.scalar ? undefined : item.piece])),
               );
@@ -543,8 +610,9 @@ export class ZarrArray {
 }
 
 /**
- * The buffers that can move to a worker without copying: whole, unshared ArrayBuffers. A view
- * into a larger buffer is sent by copy instead (moving its buffer would detach other views).
+ * Makes the items' byte views transferable and lists their buffers. A view into a larger
+ * buffer (an inner chunk of a fetched shard) is replaced by a tight copy of just its bytes:
+ * moving the whole buffer would detach its other views, and cloning it would copy all of it.
  */
 function transferable(views: (Uint8Array | undefined)[]): ArrayBuffer[] {
   const out = new Set<ArrayBuffer>();
@@ -553,4 +621,50 @@ function transferable(views: (Uint8Array | undefined)[]): ArrayBuffer[] {
     if (view.byteOffset === 0 && view.byteLength === view.buffer.byteLength) out.add(view.buffer);
   }
   return [...out];
+}
+
+/** Replaces views into shared buffers by tight copies (see transferable). */
+function tighten<T extends { bytes?: Uint8Array | undefined }>(items: T[], field: "bytes"): T[];
+function tighten<T extends { existing?: Uint8Array | undefined }>(items: T[], field: "existing"): T[];
+function tighten(items: Record<string, unknown>[], field: string): Record<string, unknown>[] {
+  const seen = new Map<ArrayBufferLike, number>();
+  for (const item of items) {
+    const view = item[field] as Uint8Array | undefined;
+    if (view) seen.set(view.buffer, (seen.get(view.buffer) ?? 0) + 1);
+  }
+  return items.map((item) => {
+    const view = item[field] as Uint8Array | undefined;
+    if (!view || (view.byteOffset === 0 && view.byteLength === view.buffer.byteLength && seen.get(view.buffer) === 1)) return item;
+    return { ...item, [field]: view.slice() };
+  });
+}
+
+/** Flattens a stream of arrays into a stream of their items. */
+function flatten<T>(): TransformStream<T[], T> {
+  return new TransformStream<T[], T>({
+    transform(items, controller) {
+      for (const item of items) controller.enqueue(item);
+    },
+  });
+}
+
+/**
+ * The inner chunks of a shard that a shard-level projection touches, with their regions
+ * inside the inner chunk and in the output (inner coordinates relative to the shard).
+ */
+function innerProjections(
+  shard: ChunkProjection,
+  arrayShape: readonly number[],
+  shardShape: readonly number[],
+  innerShape: readonly number[],
+): ChunkProjection[] {
+  const origin = shard.chunkCoords.map((c, d) => c * shardShape[d]);
+  const extent = shardShape.map((s, d) => Math.min(s, arrayShape[d] - origin[d]));
+  const sub: DimSelection[] = shard.chunkRegion.map((r) => ({ start: r.start, step: r.step, count: r.count, dropped: false }));
+  const out: ChunkProjection[] = [];
+  for (const p of projectChunks(sub, extent, innerShape)) {
+    p.outRegion = p.outRegion.map((r, d) => ({ start: r.start + shard.outRegion[d].start, step: 1, count: r.count }));
+    out.push(p);
+  }
+  return out;
 }

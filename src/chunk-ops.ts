@@ -60,6 +60,8 @@ export interface MergeItem {
    * (the streaming writer's partly filled chunks); chunkRegion is then ignored.
    */
   mask?: Uint8Array;
+  /** The chunk's in-bounds extent (edge chunks are cut by the array's shape); used by shard merges. */
+  extent?: number[];
   key: string;
 }
 

@@ -259,26 +259,32 @@ export function parseFillValue(value: unknown, dataType: DataType, context: Erro
   }
 }
 
-function floatToJSON(x: number): number | string {
+function floatToJSON(x: number, hexWidth?: number): number | string {
   if (Number.isNaN(x)) return "NaN";
   if (x === Infinity) return "Infinity";
   if (x === -Infinity) return "-Infinity";
+  // JSON.stringify writes -0 as 0; v3 can say it exactly as a hex bit pattern.
+  if (hexWidth !== undefined && Object.is(x, -0)) return `0x8${"0".repeat(hexWidth * 2 - 1)}`;
   return x;
 }
 
-/** The JSON form of a fill value (v3 and v2 agree on this form). */
-export function fillValueToJSON(value: Scalar, dataType: DataType): unknown {
-  const { kind } = DATA_TYPES[dataType];
+/**
+ * The JSON form of a fill value (v3 and v2 agree on this form, except that v3 writes -0.0 as
+ * its hex bit pattern: a v2 reader would not understand that, so v2 gets a lossy 0).
+ */
+export function fillValueToJSON(value: Scalar, dataType: DataType, zarrFormat: 2 | 3 = 2): unknown {
+  const { kind, itemsize, slots } = DATA_TYPES[dataType];
+  const hexWidth = zarrFormat === 3 ? itemsize / slots : undefined;
   if (kind === "b") return Boolean(value);
   if (kind === "c") {
     const [re, im] = value as [number, number];
-    return [floatToJSON(re), floatToJSON(im)];
+    return [floatToJSON(re, hexWidth), floatToJSON(im, hexWidth)];
   }
   if (typeof value === "bigint") {
     // Beyond 2^53 a JSON number would lose digits; zarr-python writes plain integers, so do we when exact.
     return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
   }
-  if (kind === "f") return floatToJSON(value as number);
+  if (kind === "f") return floatToJSON(value as number, hexWidth);
   return value;
 }
 

@@ -122,6 +122,18 @@ class NodeReader {
 
   private async group(path: string, metadata: GroupMetadata): Promise<ZarrGroup> {
     const useConsolidated = this.options.consolidated !== false;
+    if (!useConsolidated && metadata.consolidated) {
+      // consolidated: false means ignore it (v3 inline metadata included): list the store instead.
+      const { consolidated: _ignored, ...rest } = metadata;
+      metadata = rest;
+    } else if (useConsolidated && this.consolidated?.has(path)) {
+      // Opened through an ancestor's consolidated metadata: its children are the cached documents
+      // under it (zarr-python flattens descendants into the ancestor and leaves a nested group's
+      // own inline metadata empty).
+      const prefix = path === "" ? "" : `${path}/`;
+      const docs = [...this.consolidated].filter(([child]) => child !== path && child.startsWith(prefix));
+      metadata = { ...metadata, consolidated: new Map(docs.map(([child, doc]) => [child.slice(prefix.length), doc])) };
+    }
     if (useConsolidated && !this.consolidated) {
       let docs = metadata.consolidated;
       if (!docs && metadata.zarrFormat === 2) {
@@ -169,8 +181,17 @@ function normalizePath(path: string | undefined): string {
 export interface CreateArrayOptions extends ArrayOpenOptions {
   path?: string;
   shape: number[];
-  /** Chunk shape (the inner chunk shape once sharding exists). Default: about 1 MiB chunks. */
+  /** Chunk shape (the inner chunk shape when `shards` is given). Default: about 1 MiB chunks. */
   chunks?: number[];
+  /**
+   * v3: shard shape. The array is stored in shards of this shape, each holding inner chunks of
+   * `chunks` (sharding_indexed); `codecs` is then the chain inside each shard.
+   */
+  shards?: number[];
+  /** v3 sharded arrays: where each shard keeps its index (default "end"). */
+  indexLocation?: "start" | "end";
+  /** v3 sharded arrays: the index codecs (default bytes little-endian + crc32c). */
+  indexCodecs?: CodecMetadata[];
   dtype: DataType;
   /** Default: 0 (false for bool). */
   fillValue?: Scalar | "NaN" | "Infinity" | "-Infinity" | null;
@@ -216,12 +237,17 @@ function buildArrayMetadata(options: CreateArrayOptions, context: ErrorContext):
   if (!isDataType(options.dtype)) throw new UnsupportedDataTypeError(`unsupported data type ${JSON.stringify(options.dtype)}`, context);
   const dataType = options.dtype;
   const shape = [...options.shape];
-  const chunkShape = options.chunks ? [...options.chunks] : defaultChunks(shape, DATA_TYPES[dataType].itemsize);
+  const innerChunks = options.chunks ? [...options.chunks] : defaultChunks(shape, DATA_TYPES[dataType].itemsize);
+  if (options.shards && zarrFormat !== 3) throw new MetadataError("sharding needs Zarr format 3", context);
+  const chunkShape = options.shards ? [...options.shards] : innerChunks;
   const fillValueNull = options.fillValue === null;
   const fillValue = options.fillValue === undefined || options.fillValue === null ? zeroScalar(dataType) : coerceScalar(options.fillValue, dataType, context);
   const attributes = { ...(options.attributes ?? {}) };
   let metadata: ArrayMetadata;
   if (zarrFormat === 3) {
+    if (options.shards && options.shards.length !== shape.length) {
+      throw new MetadataError(`shards [${options.shards}] must have ${shape.length} dimensions`, context);
+    }
     for (const key of ["compressor", "filters", "order", "endian"] as const) {
       if (options[key] !== undefined) throw new MetadataError(`"${key}" is a v2 option; for v3 give "codecs"`, context);
     }
@@ -231,7 +257,19 @@ function buildArrayMetadata(options: CreateArrayOptions, context: ErrorContext):
       chunkShape,
       dataType,
       fillValue,
-      codecs: options.codecs ?? defaultV3Codecs(dataType),
+      codecs: options.shards
+        ? [
+            {
+              name: "sharding_indexed",
+              configuration: {
+                chunk_shape: innerChunks,
+                codecs: options.codecs ?? defaultV3Codecs(dataType),
+                index_codecs: options.indexCodecs ?? [{ name: "bytes", configuration: { endian: "little" } }, { name: "crc32c" }],
+                index_location: options.indexLocation ?? "end",
+              },
+            },
+          ]
+        : (options.codecs ?? defaultV3Codecs(dataType)),
       chunkKeyEncoding: {
         name: options.chunkKeyEncoding ?? "default",
         separator: options.dimensionSeparator ?? (options.chunkKeyEncoding === "v2" ? "." : "/"),

@@ -206,7 +206,7 @@ export function toV3ArrayJSON(metadata: ArrayMetadata): Record<string, unknown> 
       name: metadata.chunkKeyEncoding.name,
       configuration: { separator: metadata.chunkKeyEncoding.separator },
     },
-    fill_value: fillValueToJSON(metadata.fillValue, metadata.dataType),
+    fill_value: fillValueToJSON(metadata.fillValue, metadata.dataType, 3),
     codecs: metadata.codecs,
     attributes: metadata.attributes,
   };

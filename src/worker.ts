@@ -7,7 +7,8 @@ import { expose, Transfer } from "threads/worker";
 import "./codecs/index.js";
 import { CodecChain } from "./codecs/chain.js";
 import type { ChunkSpec, CodecMetadata } from "./codecs/codec.js";
-import { decodeInto, decodeRegion, mergeEncode, type DecodeItem, type MergeItem } from "./chunk-ops.js";
+import { decodeInto, decodeRegion, type DecodeItem, type MergeItem } from "./chunk-ops.js";
+import { mergeEncodeChunk } from "./shard-merge.js";
 import { wordView, type Words } from "./copy.js";
 import { serializeError, type SerializedError } from "./errors.js";
 
@@ -90,7 +91,7 @@ const workerApi: Record<string, (arg: never) => unknown> = {
       const { chain, fill } = chainOf(batch.chain);
       const results: (Uint8Array | null)[] = [];
       for (const item of batch.items) {
-        const encoded = mergeEncode(chain, fill, batch.writeEmptyChunks, item);
+        const encoded = mergeEncodeChunk(chain, fill, batch.writeEmptyChunks, item);
         results.push(encoded instanceof Promise ? await encoded : encoded);
       }
       const buffers = results.filter((r): r is Uint8Array => r !== null).map((r) => r.buffer as ArrayBuffer);

@@ -95,7 +95,7 @@ export function createWriter(array: ZarrArray, options: WriterOptions = {}): Wri
           // Overwrites everything pending for this chunk: drop it and write the chunk whole.
           pending.delete(key);
           const piece = source.kind === "scalar" ? bytesOf(source.words) : extractPiece(source.words, fullShape, outRegion, itemsize, source.k);
-          await send({ key, complete: true, piece, scalar: source.kind === "scalar", chunkRegion });
+          await send({ key, complete: true, piece, scalar: source.kind === "scalar", chunkRegion, extent: array.chunkExtent(projection.chunkCoords) });
           continue;
         }
         let entry = pending.get(key);

@@ -620,13 +620,13 @@ function eachMaybeAsync<T>(n: number, step: (i: number) => MaybePromise<void>, f
 }
 
 function positiveIntegers(value: unknown): value is number[] {
-  return Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === "number" && Number.isSafeInteger(v) && v > 0);
+  return Array.isArray(value) && value.every((v) => typeof v === "number" && Number.isSafeInteger(v) && v > 0);
 }
 
 registerCodec("sharding_indexed", (configuration, input, context) => {
   const config = new ConfigReader("sharding_indexed", configuration, context, ["chunk_shape", "codecs", "index_codecs", "index_location"]);
   const chunkShape = config.raw("chunk_shape");
-  if (!positiveIntegers(chunkShape)) config.fail(`"chunk_shape" must be a non-empty list of positive integers, got ${JSON.stringify(chunkShape)}`);
+  if (!positiveIntegers(chunkShape)) config.fail(`"chunk_shape" must be a list of positive integers, got ${JSON.stringify(chunkShape)}`);
   const codecs = config.raw("codecs");
   if (!Array.isArray(codecs) || codecs.length === 0) config.fail(`"codecs" must be a non-empty list, got ${JSON.stringify(codecs)}`);
   const indexCodecs = config.has("index_codecs") ? config.raw("index_codecs") : DEFAULT_INDEX_CODECS;
