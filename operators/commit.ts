@@ -9,6 +9,8 @@ import { UnsupportedOperationError, asAbortError } from "../src/errors.js";
 export type CommitItem =
   | { op: "set"; key: string; bytes: Uint8Array }
   | { op: "setRange"; key: string; offset: number; bytes: Uint8Array }
+  /** Several in-place patches of one value, applied in order (a shard's changed inner-chunk slots). */
+  | { op: "setRanges"; key: string; ranges: { offset: number; bytes: Uint8Array }[] }
   | { op: "delete"; key: string };
 
 export interface CommitOptions<T extends CommitItem> {
@@ -40,6 +42,12 @@ export function commit<T extends CommitItem>(store: Store, options: CommitOption
       case "setRange":
         if (!store.setRange) throw new UnsupportedOperationError("store cannot patch byte ranges", { key: item.key });
         return store.setRange(item.key, item.offset, item.bytes, call);
+      case "setRanges": {
+        const setRange = store.setRange?.bind(store);
+        if (!setRange) throw new UnsupportedOperationError("store cannot patch byte ranges", { key: item.key });
+        for (const range of item.ranges) await setRange(item.key, range.offset, range.bytes, call);
+        return;
+      }
     }
   };
 

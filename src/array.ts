@@ -13,7 +13,8 @@ import "./codecs/index.js";
 import { CodecChain } from "./codecs/chain.js";
 import { ShardingCodec } from "./codecs/sharding.js";
 import { fetchShard, type CoalesceOptions } from "./shard-io.js";
-import { mergeEncodeChunk } from "./shard-merge.js";
+import { coalesceRanges } from "./shard-io.js";
+import { innerOverlap, mergeEncodeChunk, patchShard, type PatchSlot } from "./shard-merge.js";
 import { encodeChunkKey } from "./chunk-key.js";
 import {
   decodeInto,
@@ -502,6 +503,54 @@ export class ZarrArray {
     await this.runWrite(streamFromIterator(jobs()), total, options);
   }
 
+  /**
+   * Plans an in-place patch of a shard: reads its index (one ranged request) and, if every
+   * inner chunk the write touches is stored in a slot of the fixed inner size, the slots the
+   * write covers only in part. "absent" when the shard does not exist; undefined when it is
+   * not laid out for patching (then the write rewrites the shard).
+   */
+  private async planPatch(job: WriteJob, signal: AbortSignal, options: WriteOptions): Promise<PatchSlot[] | "absent" | undefined> {
+    const codec = this.sharding as ShardingCodec;
+    const size = codec.innerEncodedSize as number;
+    const length = codec.indexByteLength();
+    const indexBytes = await this.store.get(job.key, codec.indexLocation === "end" ? { suffixLength: length } : { offset: 0, length }, { signal });
+    if (indexBytes === undefined) return "absent";
+    if (indexBytes.byteLength !== length) return undefined; // truncated: let the rewrite path report it
+    let index;
+    try {
+      index = codec.decodeIndex(indexBytes);
+    } catch {
+      return undefined; // corrupt index: the rewrite path reads the whole shard and reports it
+    }
+    const item = { chunkRegion: job.chunkRegion, extent: job.extent as number[] };
+    const slots: PatchSlot[] = [];
+    const partial: { index: number; offset: number; length: number }[] = [];
+    for (let i = 0; i < codec.innerChunkCount; i++) {
+      const where = innerOverlap(codec, item, i);
+      if (!where.hits) continue;
+      const range = index.range(i);
+      if (!range || range.length !== size) return undefined;
+      slots.push({ index: i, offset: range.offset, stored: undefined });
+      if (!where.complete) partial.push({ index: i, ...range });
+    }
+    const spans = coalesceRanges(partial, options.coalesce?.maxGap ?? 1 << 20, options.coalesce?.maxRequest ?? 16 << 20);
+    const buffers = await Promise.all(spans.map((span) => this.store.get(job.key, { offset: span.offset, length: span.end - span.offset }, { signal })));
+    const stored = new Map<number, Uint8Array>();
+    spans.forEach((span, n) => {
+      const buffer = buffers[n];
+      if (!buffer || buffer.byteLength !== span.end - span.offset) return;
+      for (const m of span.members) stored.set(m.index, buffer.subarray(m.offset - span.offset, m.offset - span.offset + m.length));
+    });
+    for (const slot of slots) {
+      const where = innerOverlap(codec, item, slot.index);
+      if (where.hits && !where.complete) {
+        slot.stored = stored.get(slot.index);
+        if (!slot.stored) return undefined; // the shard changed under us or is shorter than its index says
+      }
+    }
+    return slots;
+  }
+
   /** The part of the stored chunk at `coords` that lies inside the array. */
   chunkExtent(coords: readonly number[]): number[] {
     return this.chunkShape.map((s, d) => Math.min(s, this.metadata.shape[d] - coords[d] * s));
@@ -528,7 +577,9 @@ export class ZarrArray {
     const fill = this.fillWords;
     const chunkBytes = this.chunkBytes();
 
-    type Merge = MergeItem & { release: () => void };
+    type Merge = MergeItem & { release: () => void; patch?: PatchSlot[] };
+    // In-place patches need fixed-size inner chunks (no compression) and a store that can setRange.
+    const patchable = this.partialShardIO && this.sharding?.innerEncodedSize != null && typeof store.setRange === "function";
     type Encoded = CommitItem & { release: () => void };
     // Locks this write holds: released as each chunk commits, and all at once when it ends.
     const held = new Set<() => void>();
@@ -544,8 +595,13 @@ export class ZarrArray {
             fetch: async (job, fetchSignal) => {
               const release = await acquireKey(store, job.key);
               held.add(release);
-              const existing = job.complete ? undefined : await this.fetchChunk(job.key, fetchSignal);
-              return { ...job, existing, release };
+              if (job.complete) return { ...job, existing: undefined, release };
+              if (patchable && !job.mask && job.extent) {
+                const plan = await this.planPatch(job, fetchSignal, options);
+                if (plan === "absent") return { ...job, existing: undefined, release };
+                if (plan) return { ...job, existing: undefined, release, patch: plan };
+              }
+              return { ...job, existing: await this.fetchChunk(job.key, fetchSignal), release };
             },
           }),
         )
@@ -554,10 +610,16 @@ export class ZarrArray {
             signal,
             pool,
             inline: (item) => {
+              if (item.patch) {
+                const ranges = patchShard(this.sharding as ShardingCodec, fill, { ...item, extent: item.extent as number[] }, item.patch);
+                const done = (r: { offset: number; bytes: Uint8Array }[]): Encoded => ({ op: "setRanges", key: item.key, ranges: r, release: item.release });
+                return ranges instanceof Promise ? ranges.then(done) : done(ranges);
+              }
               const encoded = mergeEncodeChunk(chain, fill, writeEmptyChunks, item);
               return encoded instanceof Promise ? encoded.then((bytes) => toCommit(item, bytes)) : toCommit(item, encoded);
             },
-            weight: () => chunkBytes,
+            // Patches are a few fixed-size (uncompressed) inner chunks: cheaper inline than a message.
+            weight: (item) => (item.patch ? 0 : chunkBytes),
             batch: async (merges, workerPool) => {
               const items = tighten(merges, "existing");
               const results = await workerPool.run<(Uint8Array | null)[]>(
@@ -581,7 +643,8 @@ export class ZarrArray {
               item.release();
               held.delete(item.release);
               progress.chunksDone++;
-              if (item.op !== "delete") progress.bytesDone += item.bytes.byteLength;
+              if (item.op === "set" || item.op === "setRange") progress.bytesDone += item.bytes.byteLength;
+              else if (item.op === "setRanges") for (const r of item.ranges) progress.bytesDone += r.bytes.byteLength;
               options.onProgress?.({ ...progress });
             },
           }),

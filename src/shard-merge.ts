@@ -46,6 +46,56 @@ function eachStep(n: number, step: (i: number) => MaybePromise<void>): MaybeProm
   }
 }
 
+/** Where a write meets inner chunk `i`: its origin, in-bounds size and the overlap per dimension (undefined: untouched). */
+export function innerOverlap(codec: ShardingCodec, item: Pick<ShardMergeItem, "chunkRegion" | "extent">, i: number) {
+  const innerShape = codec.innerChunkShape;
+  const coords = codec.innerCoords(i);
+  const origin = coords.map((c, d) => c * innerShape[d]);
+  const inside = origin.map((o, d) => Math.min(innerShape[d], item.extent[d] - o));
+  if (inside.some((n) => n <= 0)) return { coords, origin, inside, outside: true as const, hits: undefined };
+  const hits: { m0: number; count: number }[] = [];
+  for (let d = 0; d < origin.length; d++) {
+    const hit = overlap(item.chunkRegion[d], origin[d], innerShape[d]);
+    if (!hit) return { coords, origin, inside, outside: false as const, hits: undefined };
+    hits.push(hit);
+  }
+  return { coords, origin, inside, outside: false as const, hits, complete: hits.every((h, d) => h.count === inside[d]) };
+}
+
+/**
+ * Merges the write into inner chunk `i` (decoding `stored` unless the write covers the chunk)
+ * and encodes it. Undefined when it ends up holding only the fill value and empty chunks are
+ * not kept.
+ */
+export function mergeInner(
+  codec: ShardingCodec,
+  fillWords: Words,
+  keepEmpty: boolean,
+  item: ShardMergeItem,
+  i: number,
+  stored: Uint8Array | undefined,
+): MaybePromise<Uint8Array | undefined> {
+  const { dataType } = codec.innerChain.spec;
+  const itemsize = DATA_TYPES[dataType].itemsize;
+  const innerShape = codec.innerChunkShape;
+  const where = innerOverlap(codec, item, i);
+  if (!where.hits) throw new Error("mergeInner: the write does not touch this inner chunk");
+  const { hits, origin, coords } = where;
+  const source = wordView(item.piece, itemsize).words;
+  const key = `${item.key}[${coords}]`;
+  const merge = (base: TypedArray): MaybePromise<Uint8Array | undefined> => {
+    const view = wordView(bytesOf(base), itemsize);
+    const dst = hits.map((h, d) => ({ start: item.chunkRegion[d].start + h.m0 * item.chunkRegion[d].step - origin[d], step: item.chunkRegion[d].step, count: h.count }));
+    if (item.scalar) fillRegion(view.words, innerShape, dst, source, view.k);
+    else copyRegion(view.words, innerShape, dst, source, item.chunkRegion.map((r) => r.count), hits.map((h) => ({ start: h.m0, step: 1, count: h.count })), view.k);
+    if (!keepEmpty && isAllFill(view.words, fillWords, view.k)) return undefined;
+    return codec.innerChain.encode({ data: base, shape: innerShape, dtype: dataType }, key);
+  };
+  if (where.complete || !stored) return merge(fillChunk(dataType, innerShape, fillWords));
+  const decoded = codec.innerChain.decode(stored, key);
+  return decoded instanceof Promise ? decoded.then((d) => merge(d.data)) : merge(decoded.data);
+}
+
 /** The merged, encoded shard, or null when no inner chunk remains (delete the shard). */
 export function mergeEncodeShard(
   codec: ShardingCodec,
@@ -53,48 +103,59 @@ export function mergeEncodeShard(
   writeEmptyChunks: boolean,
   item: ShardMergeItem,
 ): MaybePromise<Uint8Array | null> {
-  const { dataType } = codec.innerChain.spec;
-  const itemsize = DATA_TYPES[dataType].itemsize;
-  const innerShape = codec.innerChunkShape;
   const index: ShardIndex | undefined = item.existing ? codec.readIndex(item.existing) : undefined;
   const pieces = new Array<Uint8Array | undefined>(codec.innerChunkCount);
-  const pieceShape = item.chunkRegion.map((r) => r.count);
-  const source = wordView(item.piece, itemsize).words;
-
   const step = (i: number): MaybePromise<void> => {
-    const coords = codec.innerCoords(i);
-    const origin = coords.map((c, d) => c * innerShape[d]);
-    const inside = origin.map((o, d) => Math.min(innerShape[d], item.extent[d] - o));
-    if (inside.some((n) => n <= 0)) return; // wholly outside the array
-    const stored = index?.range(i);
-    const hits: { m0: number; count: number }[] = [];
-    for (let d = 0; d < origin.length; d++) {
-      const hit = overlap(item.chunkRegion[d], origin[d], innerShape[d]);
-      if (!hit) {
-        if (stored && item.existing) pieces[i] = item.existing.subarray(stored.offset, stored.offset + stored.length);
-        return;
-      }
-      hits.push(hit);
+    const where = innerOverlap(codec, item, i);
+    if (where.outside) return;
+    const range = index?.range(i);
+    const stored = range && item.existing ? item.existing.subarray(range.offset, range.offset + range.length) : undefined;
+    if (!where.hits) {
+      pieces[i] = stored; // untouched: keep the stored bytes as they are
+      return;
     }
-    const complete = hits.every((h, d) => h.count === inside[d]);
-    const merge = (base: TypedArray): MaybePromise<void> => {
-      const view = wordView(bytesOf(base), itemsize);
-      const dst = hits.map((h, d) => ({ start: item.chunkRegion[d].start + h.m0 * item.chunkRegion[d].step - origin[d], step: item.chunkRegion[d].step, count: h.count }));
-      if (item.scalar) fillRegion(view.words, innerShape, dst, source, view.k);
-      else copyRegion(view.words, innerShape, dst, source, pieceShape, hits.map((h) => ({ start: h.m0, step: 1, count: h.count })), view.k);
-      if (!writeEmptyChunks && isAllFill(view.words, fillWords, view.k)) return;
-      const encoded = codec.innerChain.encode({ data: base, shape: innerShape, dtype: dataType }, `${item.key}[${coords}]`);
-      if (encoded instanceof Promise) return encoded.then((bytes) => void (pieces[i] = bytes));
-      pieces[i] = encoded;
-    };
-    if (complete || !stored || !item.existing) return merge(fillChunk(dataType, innerShape, fillWords));
-    const decoded = codec.innerChain.decode(item.existing.subarray(stored.offset, stored.offset + stored.length), `${item.key}[${coords}]`);
-    return decoded instanceof Promise ? decoded.then((d) => merge(d.data)) : merge(decoded.data);
+    const merged = mergeInner(codec, fillWords, writeEmptyChunks, item, i, stored);
+    if (merged instanceof Promise) return merged.then((bytes) => void (pieces[i] = bytes));
+    pieces[i] = merged;
   };
-
   const finish = (): Uint8Array | null => (pieces.some((p) => p !== undefined) ? codec.layoutShard(pieces) : null);
   const done = eachStep(codec.innerChunkCount, step);
   return done instanceof Promise ? done.then(finish) : finish();
+}
+
+/** One inner-chunk slot of an in-place shard patch. */
+export interface PatchSlot {
+  index: number;
+  offset: number;
+  /** Current bytes of the slot, when the write covers it only in part. */
+  stored: Uint8Array | undefined;
+}
+
+/**
+ * The in-place patch of a densely laid-out shard with fixed-size inner chunks: the new bytes
+ * of each touched slot, written over the old ones with setRange. The index does not change
+ * (same offsets and sizes), so it is not rewritten. Fill-only inner chunks stay in place
+ * (as fill), keeping the shard dense.
+ */
+export function patchShard(
+  codec: ShardingCodec,
+  fillWords: Words,
+  item: ShardMergeItem,
+  slots: PatchSlot[],
+): MaybePromise<{ offset: number; bytes: Uint8Array }[]> {
+  const out: { offset: number; bytes: Uint8Array }[] = [];
+  const size = codec.innerEncodedSize;
+  const step = (n: number): MaybePromise<void> => {
+    const slot = slots[n];
+    const put = (bytes: Uint8Array | undefined): void => {
+      if (!bytes || bytes.byteLength !== size) throw new Error(`patch of inner chunk ${slot.index}: encoded ${bytes?.byteLength} bytes, slot holds ${size}`);
+      out.push({ offset: slot.offset, bytes });
+    };
+    const merged = mergeInner(codec, fillWords, true, item, slot.index, slot.stored);
+    return merged instanceof Promise ? merged.then(put) : put(merged);
+  };
+  const done = eachStep(slots.length, step);
+  return done instanceof Promise ? done.then(() => out) : out;
 }
 
 /**

@@ -299,9 +299,16 @@ export class ShardingCodec implements ArrayToBytesCodec {
     return i;
   }
 
-  /** The box inner chunk `i` covers in the shard, in element coordinates. */
-  innerRegion(i: number): Region[] {
-    return this.innerCoords(i).map((c, d) => ({ start: c * this.innerChunkShape[d], step: 1, count: this.innerChunkShape[d] }));
+  /** The box inner chunk `i` covers in the shard, in element coordinates (written into `out` when given). */
+  innerRegion(i: number, out?: Region[]): Region[] {
+    const shape = this.innerChunkShape;
+    const region = out ?? shape.map((count) => ({ start: 0, step: 1, count }));
+    for (let d = shape.length - 1; d >= 0; d--) {
+      const n = this.chunksPerShard[d];
+      region[d].start = (i % n) * shape[d];
+      i = Math.floor(i / n);
+    }
+    return region;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -384,8 +391,19 @@ export class ShardingCodec implements ArrayToBytesCodec {
   /** Throws when two present (non-empty) inner chunks share bytes. */
   private checkOverlaps(offsets: Float64Array, lengths: Float64Array, sorted: boolean, where: (i: number) => string): void {
     const present: number[] = [];
-    for (let i = 0; i < offsets.length; i++) if (offsets[i] >= 0 && lengths[i] > 0) present.push(i);
-    if (!sorted) present.sort((a, b) => offsets[a] - offsets[b]);
+    if (sorted) {
+      for (let i = 0; i < offsets.length; i++) if (offsets[i] >= 0 && lengths[i] > 0) present.push(i);
+    } else {
+      // Shards zarrflow writes are in Morton order: check that order before paying for a sort.
+      let last = -1;
+      for (const i of this.mortonOrder) {
+        if (offsets[i] < 0 || lengths[i] === 0) continue;
+        if (offsets[i] < last) sorted = false;
+        last = offsets[i];
+        present.push(i);
+      }
+      if (!sorted) present.sort((a, b) => offsets[a] - offsets[b]);
+    }
     for (let j = 1; j < present.length; j++) {
       const a = present[j - 1];
       const b = present[j];
@@ -546,14 +564,16 @@ export class ShardingCodec implements ArrayToBytesCodec {
       if (index.isEmpty()) {
         fillRegion(outWords, this.shardShape, this.shardShape.map((count) => ({ start: 0, step: 1, count })), this.fillWords, k);
       } else {
-        for (let i = 0; i < n; i++) if (index.isAbsent(i)) fillRegion(outWords, this.shardShape, this.innerRegion(i), this.fillWords, k);
+        const region: Region[] = innerShape.map((count) => ({ start: 0, step: 1, count }));
+        for (let i = 0; i < n; i++) if (index.isAbsent(i)) fillRegion(outWords, this.shardShape, this.innerRegion(i, region), this.fillWords, k);
       }
     }
+    const region: Region[] = innerShape.map((count) => ({ start: 0, step: 1, count }));
     const place = (i: number, chunk: NdArray): void => {
       if (chunk.data.byteLength !== innerBytes) {
         throw new CodecError(`inner chunk [${this.innerCoords(i)}] decoded to ${chunk.data.byteLength} bytes, expected ${innerBytes}`);
       }
-      copyRegion(outWords, this.shardShape, this.innerRegion(i), asWords(chunk.data, this.wordBytes), innerShape, whole, k);
+      copyRegion(outWords, this.shardShape, this.innerRegion(i, region), asWords(chunk.data, this.wordBytes), innerShape, whole, k);
     };
     const step = (i: number): MaybePromise<void> => {
       const offset = index.offsets[i];
