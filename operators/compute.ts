@@ -23,6 +23,8 @@ export interface ComputeOptions<I, O> {
   /** Target work per batch (default 1 MiB). */
   batchWeight?: number;
   signal?: AbortSignal;
+  /** Emit results in input order (default false: completion order). */
+  ordered?: boolean;
   /** Observes batches in flight (for tests and metrics). */
   onInFlight?: (inFlight: number) => void;
 }
@@ -44,6 +46,21 @@ export function compute<I, O>(options: ComputeOptions<I, O>): TransformStream<I,
   const inFlight = new Set<Promise<void>>();
   let pending: I[] = [];
   let pendingWeight = 0;
+  // Ordered output: batches finish out of order, so results wait here for their predecessors.
+  const parked = new Map<number, O[]>();
+  let nextBatch = 0;
+  let nextToEmit = 0;
+  const emit = (controller: TransformStreamDefaultController<O>, seq: number, results: O[]) => {
+    if (!options.ordered) {
+      for (const result of results) controller.enqueue(result);
+      return;
+    }
+    parked.set(seq, results);
+    while (parked.has(nextToEmit)) {
+      for (const result of parked.get(nextToEmit) as O[]) controller.enqueue(result);
+      parked.delete(nextToEmit++);
+    }
+  };
   let failure: { error: unknown } | undefined;
   const throwIfFailed = (): void => {
     if (failure) throw failure.error;
@@ -54,10 +71,10 @@ export function compute<I, O>(options: ComputeOptions<I, O>): TransformStream<I,
     const items = pending;
     pending = [];
     pendingWeight = 0;
+    const seq = nextBatch++;
     const task: Promise<void> = runBatch(items, pool).then(
       (results) => {
-        if (failure) return;
-        for (const result of results) controller.enqueue(result);
+        if (!failure) emit(controller, seq, results);
       },
       (error: unknown) => {
         failure ??= { error };
@@ -83,7 +100,7 @@ export function compute<I, O>(options: ComputeOptions<I, O>): TransformStream<I,
       throwIfFailed();
       if (signal?.aborted) throw asAbortError(signal.reason);
       const weight = weightOf(item);
-      if (weight === 0) {
+      if (weight === 0 && !options.ordered) {
         const result = inline(item);
         controller.enqueue(result instanceof Promise ? await result : result);
         return;

@@ -438,6 +438,7 @@ export class ZarrArray {
     return this.fetchStream(sel, options, budget).pipeThrough(
       compute<Item, ChunkResult>({
         signal: options.signal,
+        ordered: options.ordered,
         pool,
         inline: (item) => {
           const data = decodeRegion(chain, fill, item);
