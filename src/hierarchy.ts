@@ -70,7 +70,10 @@ async function getJSON(store: Store, key: string, context: ErrorContext, signal?
 
 async function putJSON(store: Store, key: string, value: unknown): Promise<void> {
   if (!store.set) throw new UnsupportedOperationError("the store is read-only", { key });
-  await store.set(key, encoder.encode(JSON.stringify(value, null, 2)));
+  // ASCII only, non-ASCII characters as \uXXXX escapes (as zarr-python writes): zarr-python 2
+  // decodes metadata documents as ASCII and fails on raw UTF-8 bytes.
+  const json = JSON.stringify(value, null, 2).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  await store.set(key, encoder.encode(json));
 }
 
 /** Reads nodes from a store, optionally through a cache of consolidated metadata documents. */
@@ -304,8 +307,10 @@ function buildArrayMetadata(options: CreateArrayOptions, context: ErrorContext):
     ? parseV3Node(toV3ArrayJSON(metadata), context)
     : { kind: "array" as const, metadata: parseV2Array(toV2ArrayJSON(metadata), attributes, context) };
   if (reparsed.kind !== "array") throw new MetadataError("internal: array metadata parsed as a group", context);
-  // Build the chain once to validate codec names, order and configuration.
-  new CodecChain({ shape: chunkShape, dataType, fillValue }, metadata.codecs, context);
+  // Build the chain once to validate codec names, order and configuration, and store its
+  // normalised form: every configuration spelled out (readers such as zarrita need the keys).
+  const chain = new CodecChain({ shape: chunkShape, dataType, fillValue }, metadata.codecs, context);
+  if (zarrFormat === 3) metadata.codecs = chain.toJSON();
   return metadata;
 }
 

@@ -21,6 +21,7 @@ import { DATA_TYPES, allocate, bytesOf, product, scalarArray, type DataType, typ
 import { CodecError, MetadataError, ZarrflowError, type ErrorContext } from "../errors.js";
 import type { NdArray } from "../ndarray.js";
 import type { Region } from "../selection.js";
+import { BytesCodec } from "./bytes.js";
 import { CodecChain } from "./chain.js";
 import type { ArrayToBytesCodec, ChunkSpec, CodecMetadata, MaybePromise } from "./codec.js";
 import { ConfigReader } from "./config.js";
@@ -43,6 +44,7 @@ export const DEFAULT_INDEX_CODECS: readonly CodecMetadata[] = Object.freeze([
   { name: "crc32c" },
 ]);
 
+const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const MAX_U32 = 0xffffffff;
 const TWO_32 = 2 ** 32;
 /** The high 32-bit word of Number.MAX_SAFE_INTEGER (2^53 - 1). */
@@ -220,7 +222,14 @@ export class ShardingCodec implements ArrayToBytesCodec {
   private readonly fillWords: Words;
   private readonly fillIsZero: boolean;
   private readonly indexSize: number;
+  /** Elements per inner chunk. */
   private readonly innerSize: number;
+  /**
+   * True when the inner chain is a lone `bytes` codec in host byte order: an inner chunk's
+   * stored bytes are its memory bytes, so encode/decode copy straight between the shard and
+   * the stored bytes without going through the chain.
+   */
+  private readonly rawInner: boolean;
   private morton: number[] | undefined;
 
   constructor(config: ShardingConfiguration, readonly spec: ChunkSpec, context: ErrorContext = {}) {
@@ -251,6 +260,13 @@ export class ShardingCodec implements ArrayToBytesCodec {
 
     this.innerChain = new CodecChain({ shape: this.innerChunkShape, dataType: spec.dataType, fillValue: spec.fillValue }, config.codecs, context);
     this.indexChain = new CodecChain({ shape: [...this.chunksPerShard, 2], dataType: "uint64", fillValue: 0n }, config.indexCodecs, context);
+    const a2b = this.innerChain.arrayToBytes;
+    const { slots } = DATA_TYPES[spec.dataType];
+    this.rawInner =
+      this.innerChain.arrayToArray.length === 0 &&
+      this.innerChain.bytesToBytes.length === 0 &&
+      a2b instanceof BytesCodec &&
+      (this.itemsize / slots === 1 || (a2b.endian === "big") !== HOST_LITTLE_ENDIAN);
     const indexSize = this.indexChain.encodedSize;
     if (indexSize === null) {
       fail(`index_codecs must have a fixed encoded size (no compression), got ${JSON.stringify(this.indexChain.toJSON())}`);
@@ -511,6 +527,7 @@ export class ShardingCodec implements ArrayToBytesCodec {
     }
     const k = this.k;
     const src = asWords(shard.data, this.wordBytes);
+    if (this.rawInner && (this.indexLocation === "end" || this.indexSize % this.wordBytes === 0)) return this.encodeRaw(src, writeEmpty);
     // One scratch inner chunk, reused: an encode that returns a Promise is awaited before the
     // next chunk is copied in, and results that alias the scratch are copied out.
     const scratch = allocate(this.dataType, this.innerSize);
@@ -548,6 +565,42 @@ export class ShardingCodec implements ArrayToBytesCodec {
     return eachMaybeAsync(this.innerChunkCount, step, () => this.layoutShard(pieces));
   }
 
+  /**
+   * encode for a raw inner chain: copy each inner chunk straight into its slot of the output
+   * (Morton order), skip the slot again when it holds only the fill value, then add the index.
+   */
+  private encodeRaw(src: Words, writeEmpty: boolean): Uint8Array {
+    const n = this.innerChunkCount;
+    const k = this.k;
+    const innerBytes = this.innerSize * this.itemsize;
+    const slotWords = innerBytes / this.wordBytes;
+    const base = this.indexLocation === "start" ? this.indexSize : 0;
+    const out = new Uint8Array(n * innerBytes + this.indexSize);
+    // The data area viewed as [slot, ...innerChunkShape]; the shard as [1, ...shardShape].
+    const slots = asWords(out.subarray(base, base + n * innerBytes), this.wordBytes);
+    const slotsShape = [n, ...this.innerChunkShape];
+    const srcShape = [1, ...this.shardShape];
+    const dstRegion: Region[] = slotsShape.map((count) => ({ start: 0, step: 1, count }));
+    dstRegion[0].count = 1;
+    const srcRegion: Region[] = srcShape.map((count) => ({ start: 0, step: 1, count }));
+    const inner = srcRegion.slice(1);
+    for (let d = 0; d < inner.length; d++) inner[d].count = this.innerChunkShape[d];
+    const index = new ShardIndex(n);
+    let slot = 0;
+    for (const i of this.mortonOrder) {
+      dstRegion[0].start = slot;
+      this.innerRegion(i, inner);
+      copyRegion(slots, slotsShape, dstRegion, src, srcShape, srcRegion, k);
+      if (!writeEmpty && isAllFill(slots.subarray(slot * slotWords, (slot + 1) * slotWords), this.fillWords, k)) continue;
+      index.set(i, base + slot * innerBytes, innerBytes);
+      slot++;
+    }
+    const dataEnd = base + slot * innerBytes;
+    out.set(this.encodeIndex(index), this.indexLocation === "start" ? 0 : dataEnd);
+    const total = dataEnd + (this.indexLocation === "start" ? 0 : this.indexSize);
+    return total === out.byteLength ? out : out.slice(0, total);
+  }
+
   decode(bytes: Uint8Array, spec: ChunkSpec = this.spec): MaybePromise<NdArray> {
     if (spec.dataType !== this.dataType || product(spec.shape) !== product(this.shardShape)) {
       throw new CodecError(`sharding: asked to decode a ${spec.dataType} [${spec.shape}] shard with a codec for ${this.dataType} [${this.shardShape}]`);
@@ -575,6 +628,19 @@ export class ShardingCodec implements ArrayToBytesCodec {
       }
       copyRegion(outWords, this.shardShape, this.innerRegion(i, region), asWords(chunk.data, this.wordBytes), innerShape, whole, k);
     };
+    if (this.rawInner) {
+      for (let i = 0; i < n; i++) {
+        const offset = index.offsets[i];
+        if (offset < 0) continue;
+        const length = index.lengths[i];
+        if (length !== innerBytes) {
+          throw new CodecError(`inner chunk [${this.innerCoords(i)}] is ${length} bytes, expected ${innerBytes} (shape [${innerShape}], ${this.dataType})`);
+        }
+        const words = asWords(bytes.subarray(offset, offset + length), this.wordBytes);
+        copyRegion(outWords, this.shardShape, this.innerRegion(i, region), words, innerShape, whole, k);
+      }
+      return { data: out, shape: [...this.shardShape], dtype: this.dataType };
+    }
     const step = (i: number): MaybePromise<void> => {
       const offset = index.offsets[i];
       if (offset < 0) return;
