@@ -2,7 +2,18 @@
  * zarrflow — read, write and convert Zarr arrays (v3 and v2) through a streaming
  * prefetch → compute → commit chunk pipeline.
  */
-export { ZarrArray, type ReadOptions, type WriteOptions, type OperationOptions, type Progress, type ChunkRequest } from "./array.js";
+export {
+  ZarrArray,
+  closePools,
+  type ReadOptions,
+  type ReadChunksOptions,
+  type WriteOptions,
+  type OperationOptions,
+  type Progress,
+  type ChunkRequest,
+  type ChunkResult,
+} from "./array.js";
+export type { WriteItem, WriterOptions } from "./writer.js";
 export { ZarrGroup } from "./group.js";
 export {
   open,
