@@ -193,6 +193,15 @@ export function fromFloat16Bits(bits: number): number {
 // ---------------------------------------------------------------------------------------------
 // Fill values.
 
+/** JSON-ish text of a value for messages; never throws (bigints, as written to write(), make JSON.stringify throw). */
+function showValue(value: unknown): string {
+  try {
+    return JSON.stringify(value, (_key, v: unknown) => (typeof v === "bigint" ? `${v}n` : v)) ?? String(value);
+  } catch {
+    return typeof value;
+  }
+}
+
 const SPECIAL_FLOATS: Record<string, number> = { NaN: NaN, Infinity: Infinity, "-Infinity": -Infinity };
 
 function parseFloatJSON(value: unknown, itemsize: number, context: ErrorContext): number {
@@ -213,7 +222,7 @@ function parseFloatJSON(value: unknown, itemsize: number, context: ErrorContext)
       return dv.getFloat64(0, true);
     }
   }
-  throw new MetadataError(`invalid floating-point fill value ${JSON.stringify(value)}`, context);
+  throw new MetadataError(`invalid floating-point fill value ${showValue(value)}`, context);
 }
 
 function integerRange(dataType: DataType): [bigint, bigint] {
@@ -230,7 +239,7 @@ function integerRange(dataType: DataType): [bigint, bigint] {
 export function parseFillValue(value: unknown, dataType: DataType, context: ErrorContext = {}): Scalar {
   const { kind, itemsize } = DATA_TYPES[dataType];
   const bad = (): never => {
-    throw new MetadataError(`invalid fill value ${JSON.stringify(value)} for data type ${dataType}`, context);
+    throw new MetadataError(`invalid fill value ${showValue(value)} for data type ${dataType}`, context);
   };
   switch (kind) {
     case "b":

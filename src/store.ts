@@ -16,7 +16,11 @@ export interface StoreCallOptions {
 }
 
 export interface Store {
-  /** The bytes at `key` (or the range of them), or `undefined` when the key is absent. A range past the end is clipped. */
+  /**
+   * The bytes at `key` (or the range of them), or `undefined` when the key is absent. A range
+   * past the end is clipped. The caller owns the returned buffer: the engine may transfer it
+   * to a worker thread (detaching it), so a store must never return its own backing memory.
+   */
   get(key: string, range?: ByteRange, options?: StoreCallOptions): Promise<Uint8Array | undefined>;
   /** Replaces the value at `key` atomically: a concurrent reader sees the old or the new value, never a mix. */
   set?(key: string, value: Uint8Array, options?: StoreCallOptions): Promise<void>;

@@ -13,7 +13,9 @@ const loaded = new Map<string, Promise<NumcodecsClass>>();
 export function numcodecsClass(name: "blosc" | "lz4" | "zstd"): Promise<NumcodecsClass> {
   let promise = loaded.get(name);
   if (!promise) {
-    promise = (import(`numcodecs/${name}`) as Promise<{ default: NumcodecsClass }>).then((m) => m.default);
+    // Literal specifiers, so that bundlers see every module that may be loaded.
+    const load = { blosc: () => import("numcodecs/blosc"), lz4: () => import("numcodecs/lz4"), zstd: () => import("numcodecs/zstd") }[name];
+    promise = (load() as Promise<{ default: NumcodecsClass }>).then((m) => m.default);
     loaded.set(name, promise);
   }
   return promise;
