@@ -38,21 +38,11 @@ import {
   type TypedArray,
 } from "../src/index.js";
 import { FileSystemStore, MemoryStore } from "../stores/index.js";
+import { prng } from "./helpers/prng.js";
 
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-/** mulberry32: small, seeded, deterministic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ALL_TYPES = Object.keys(DATA_TYPES) as DataType[];
 const product = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);

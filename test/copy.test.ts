@@ -1,18 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { copyRegion, fillRegion, wordView, type Words } from "../src/copy.js";
 import type { Region } from "../src/selection.js";
+import { prng } from "./helpers/prng.js";
 
-/** mulberry32: small, seeded, deterministic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Ctor = { new (length: number): Words; readonly name: string };
 const CTORS: Ctor[] = [

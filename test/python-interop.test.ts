@@ -36,6 +36,7 @@ import {
   type V2CodecConfig,
 } from "../src/index.js";
 import { FileSystemStore } from "../stores/index.js";
+import { prng } from "./helpers/prng.js";
 
 const SCRIPT = fileURLToPath(new URL("./python/zarr2_interop.py", import.meta.url));
 const SKIP = process.env.ZARRFLOW_SKIP_PYTHON === "1";
@@ -531,17 +532,6 @@ function writeCases(): WriteCase[] {
   return cases;
 }
 
-/** mulberry32: small, seeded, deterministic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Random C-order little-endian element bytes, with NaN, ±Infinity and -0 among the floats. */
 function sampleBytes(dataType: DataType, count: number, seed: number): Uint8Array {

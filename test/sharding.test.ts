@@ -14,6 +14,7 @@ import { ShardingCodec, mortonOrder } from "../src/codecs/sharding.js";
 import { DATA_TYPES, allocate, bytesOf, product, type DataType, type Scalar, type TypedArray } from "../src/dtype.js";
 import { ChecksumError, CodecError, MetadataError } from "../src/errors.js";
 import type { NdArray } from "../src/ndarray.js";
+import { prng } from "./helpers/prng.js";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers (independent of the codec under test)
@@ -32,17 +33,6 @@ function crc32cRef(data: Uint8Array): number {
   return (crc ^ 0xffffffff) >>> 0;
 }
 
-/** mulberry32: small, seeded, deterministic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function settle<T>(value: MaybePromise<T>): Promise<T> {
   return await value;
