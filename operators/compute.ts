@@ -29,6 +29,9 @@ export interface ComputeOptions<I, O> {
   onInFlight?: (inFlight: number) => void;
 }
 
+/** Ordered mode: results held back waiting for an earlier batch, at most (then the intake waits). */
+const MAX_PARKED = 64;
+
 export function compute<I, O>(options: ComputeOptions<I, O>): TransformStream<I, O> {
   const { inline, batch: runBatch, pool, signal } = options;
   if (!pool || !runBatch) {
@@ -74,7 +77,13 @@ export function compute<I, O>(options: ComputeOptions<I, O>): TransformStream<I,
     const seq = nextBatch++;
     const task: Promise<void> = runBatch(items, pool).then(
       (results) => {
-        if (!failure) emit(controller, seq, results);
+        if (failure) return;
+        try {
+          emit(controller, seq, results);
+        } catch (error) {
+          // The readable side was cancelled while the batch ran.
+          failure ??= { error };
+        }
       },
       (error: unknown) => {
         failure ??= { error };
@@ -100,9 +109,20 @@ export function compute<I, O>(options: ComputeOptions<I, O>): TransformStream<I,
       throwIfFailed();
       if (signal?.aborted) throw asAbortError(signal.reason);
       const weight = weightOf(item);
-      if (weight === 0 && !options.ordered) {
+      if (weight === 0) {
+        // Weightless items (absent chunks) run here. In ordered mode they take a place in the
+        // batch sequence (after whatever is pending), and their parked results are capped.
+        if (!options.ordered) {
+          const result = inline(item);
+          controller.enqueue(result instanceof Promise ? await result : result);
+          return;
+        }
+        dispatch(controller);
+        const seq = nextBatch++;
         const result = inline(item);
-        controller.enqueue(result instanceof Promise ? await result : result);
+        emit(controller, seq, [result instanceof Promise ? await result : result]);
+        while (parked.size >= MAX_PARKED && inFlight.size && !failure) await Promise.race(inFlight);
+        throwIfFailed();
         return;
       }
       pending.push(item);
