@@ -23,7 +23,6 @@ import { WorkerPool } from "../operators/pool.js";
 import { MemoryStore } from "../stores/memory.js";
 import { CountingStore } from "../stores/wrappers.js";
 import { prng } from "./helpers/prng.js";
-import { prng } from "./helpers/prng.js";
 
 // ---------------------------------------------------------------------------------------------
 // helpers
