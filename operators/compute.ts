@@ -65,24 +65,26 @@ export function compute<I, O>(options: ComputeOptions<I, O>): TransformStream<I,
     }
   };
   let failure: { error: unknown } | undefined;
+  // The readable side was cancelled: results are dropped and flush ends quietly (a rejected
+  // flush after a cancel surfaces as an uncaught error on Node 20).
+  let cancelled = false;
   const throwIfFailed = (): void => {
     if (failure) throw failure.error;
   };
 
   const dispatch = (controller: TransformStreamDefaultController<O>) => {
-    if (pending.length === 0 || failure) return;
+    if (pending.length === 0 || failure || cancelled) return;
     const items = pending;
     pending = [];
     pendingWeight = 0;
     const seq = nextBatch++;
     const task: Promise<void> = runBatch(items, pool).then(
       (results) => {
-        if (failure) return;
+        if (failure || cancelled) return;
         try {
           emit(controller, seq, results);
-        } catch (error) {
-          // The readable side was cancelled while the batch ran.
-          failure ??= { error };
+        } catch {
+          cancelled = true; // the readable side was cancelled while the batch ran
         }
       },
       (error: unknown) => {
@@ -132,7 +134,7 @@ export function compute<I, O>(options: ComputeOptions<I, O>): TransformStream<I,
       throwIfFailed();
     },
     async flush(controller) {
-      while (pending.length || inFlight.size) {
+      while ((pending.length || inFlight.size) && !cancelled) {
         dispatch(controller);
         await Promise.all(inFlight);
         throwIfFailed();

@@ -32,7 +32,9 @@ export function prefetch<I, O>(options: PrefetchOptions<I, O>): TransformStream<
   const ordered = options.ordered ?? false;
   const abort = new AbortController();
   const onOuterAbort = () => abort.abort(options.signal?.reason);
-  options.signal?.addEventListener("abort", onOuterAbort, { once: true });
+  // An already aborted signal fires no "abort" event: honour it here, before any fetch starts.
+  if (options.signal?.aborted) onOuterAbort();
+  else options.signal?.addEventListener("abort", onOuterAbort, { once: true });
 
   const inFlight = new Set<Promise<void>>();
   // For ordered output: results parked until every earlier one is emitted.
@@ -40,6 +42,9 @@ export function prefetch<I, O>(options: PrefetchOptions<I, O>): TransformStream<
   let nextToEmit = 0;
   let nextSeq = 0;
   let failure: { error: unknown } | undefined;
+  // The readable side was cancelled: later results are dropped, in-flight fetches aborted, and
+  // flush ends quietly (a rejected flush after a cancel surfaces as an uncaught error on Node 20).
+  let cancelled = false;
   // A function, not an inline check: TypeScript cannot see that awaits may set `failure`.
   const throwIfFailed = (): void => {
     if (failure) throw failure.error;
@@ -58,7 +63,7 @@ export function prefetch<I, O>(options: PrefetchOptions<I, O>): TransformStream<
   };
 
   const fail = (controller: TransformStreamDefaultController<O>, error: unknown) => {
-    if (failure) return;
+    if (failure || cancelled) return;
     failure = { error };
     abort.abort(error);
     try {
@@ -84,7 +89,13 @@ export function prefetch<I, O>(options: PrefetchOptions<I, O>): TransformStream<
       const task: Promise<void> = options.fetch(item, abort.signal).then(
         (value) => {
           options.budget?.add(options.sizeOf?.(value) ?? 0);
-          if (!failure) settle(controller, seq, value);
+          if (failure || cancelled) return;
+          try {
+            settle(controller, seq, value);
+          } catch (error) {
+            cancelled = true;
+            abort.abort(error);
+          }
         },
         (error: unknown) => fail(controller, abort.signal.aborted ? asAbortError(abort.signal.reason) : error),
       );

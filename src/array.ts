@@ -26,7 +26,7 @@ import {
 } from "./chunk-ops.js";
 import { wordView, type Words } from "./copy.js";
 import { DATA_TYPES, allocate, bytesOf, product, scalarArray, viewAs, type DataType, type Scalar, type TypedArray } from "./dtype.js";
-import { UnsupportedOperationError, ZarrflowError, throwIfAborted, type ErrorContext } from "./errors.js";
+import { UnsupportedOperationError, ZarrflowError, asAbortError, throwIfAborted, type ErrorContext } from "./errors.js";
 import { acquireKey } from "./locks.js";
 import type { ArrayMetadata, ZarrFormat } from "./metadata.js";
 import type { NdArray } from "./ndarray.js";
@@ -369,7 +369,7 @@ export class ZarrArray {
       budget.release(item.stored);
       return item;
     };
-    await this.fetchStream(sel, options, budget)
+    const reading = this.fetchStream(sel, options, budget)
       .pipeThrough(
         compute<Item, Item>({
           signal,
@@ -403,6 +403,13 @@ export class ZarrArray {
         }),
         { signal },
       );
+    try {
+      await reading;
+    } catch (error) {
+      // pipeTo rejects with the signal's reason (a DOMException): report our typed AbortError.
+      if (signal?.aborted) throw asAbortError(signal.reason, this.context());
+      throw error;
+    }
     return { data: out, shape: selectionShape(sel), dtype: dataType };
   }
 
@@ -652,6 +659,8 @@ export class ZarrArray {
           { signal },
         );
     } catch (error) {
+      // pipeTo rejects with the signal's reason (a DOMException): report our typed AbortError.
+      if (signal?.aborted) throw asAbortError(signal.reason, this.context());
       throw this.withPath(error, (error as { key?: string }).key);
     } finally {
       for (const release of held) release();

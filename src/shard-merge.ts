@@ -12,6 +12,7 @@ import { copyRegion, fillRegion, wordView, type Words } from "./copy.js";
 import { fillChunk, isAllFill, mergeEncode, type MergeItem } from "./chunk-ops.js";
 import { DATA_TYPES, bytesOf, type TypedArray } from "./dtype.js";
 import type { Region } from "./selection.js";
+import { CodecError, type ErrorContext } from "./errors.js";
 
 export interface ShardMergeItem {
   existing: Uint8Array | undefined;
@@ -103,7 +104,17 @@ export function mergeEncodeShard(
   writeEmptyChunks: boolean,
   item: ShardMergeItem,
 ): MaybePromise<Uint8Array | null> {
-  const index: ShardIndex | undefined = item.existing ? codec.readIndex(item.existing) : undefined;
+  let index: ShardIndex | undefined;
+  try {
+    index = item.existing ? codec.readIndex(item.existing) : undefined;
+  } catch (error) {
+    // readIndex runs outside a chain, which would have named the key: name the shard here.
+    if (error instanceof CodecError && error.key === undefined) {
+      const Ctor = error.constructor as new (message: string, context: ErrorContext) => CodecError;
+      throw new Ctor(error.detail, { path: error.path, key: item.key, cause: error.cause });
+    }
+    throw error;
+  }
   const pieces = new Array<Uint8Array | undefined>(codec.innerChunkCount);
   const step = (i: number): MaybePromise<void> => {
     const where = innerOverlap(codec, item, i);
