@@ -81,7 +81,7 @@ export function mergeEncode(
     else if (item.scalar) fillRegion(view.words, shape, item.chunkRegion, piece, view.k);
     else copyRegion(view.words, shape, item.chunkRegion, piece, item.chunkRegion.map((r) => r.count), compact(item.chunkRegion), view.k);
     if (!writeEmptyChunks && isAllFill(view.words, fillWords, view.k)) return null;
-    return chain.encode({ data: base, shape, dtype: dataType }, item.key);
+    return chain.encode({ data: base, shape, dtype: dataType }, item.key, { writeEmptyChunks });
   };
   if (item.existing === undefined) return build(fillChunk(dataType, shape, fillWords));
   const decoded = chain.decode(item.existing, item.key);

@@ -674,7 +674,7 @@ describe.each(LAYOUTS)("parity: $name", (layout) => {
               // chunks where they are, while a rewrite drops them (and deletes a shard left with
               // only the fill value): so a patched baseline is compared by decoded content, and may
               // hold extra shards — but only ones that decode to nothing but the fill value.
-              // Likewise with writeEmptyChunks on (a known divergence, see the it.fails below).
+              
               const byBytes = !(patchable && baseline.setRanges > 0) && !writeEmpty;
               for (const key of other.keys) expect(baseline.keys, `${what}: extra key ${key}`).toContain(key);
               for (const key of baseline.keys) {
@@ -705,13 +705,11 @@ describe.each(LAYOUTS)("parity: $name", (layout) => {
   });
 });
 
-describe("known divergence", () => {
-  // writeEmptyChunks reaches inner chunks through write() (mergeEncodeShard keeps touched
-  // fill-only inner chunks), but the streaming writer's masked read-modify-write re-encodes the
-  // shard through chain.encode, where the sharding codec uses its own default (drop them). The
-  // same values then give different shards. This test fails today, so it.fails passes; when the
-  // writer honours writeEmptyChunks for inner chunks it will flag itself for removal.
-  it.fails("the streaming writer keeps fill-only inner chunks under writeEmptyChunks, as write() does", async () => {
+describe("writeEmptyChunks reaches inner chunks on every path", () => {
+  // write() merges shards piecewise (mergeEncodeShard); the streaming writer's masked
+  // read-modify-write re-encodes whole shards through chain.encode, which passes
+  // writeEmptyChunks on to the sharding codec. Both must keep the fill-only inner chunk.
+  it("the streaming writer keeps fill-only inner chunks under writeEmptyChunks, as write() does", async () => {
     const stored: Uint8Array[] = [];
     for (const streamed of [false, true]) {
       const mem = new MemoryStore();

@@ -92,13 +92,13 @@ export class CodecChain {
   }
 
   /** Encodes a C-order array of `spec.shape` into stored bytes. */
-  encode(array: NdArray, key?: string): MaybePromise<Uint8Array> {
+  encode(array: NdArray, key?: string, options: { writeEmptyChunks?: boolean } = {}): MaybePromise<Uint8Array> {
     if (array.dtype !== this.spec.dataType || product(array.shape) !== product(this.spec.shape)) {
       throw new CodecError(`cannot encode a ${array.dtype} array of shape [${array.shape}] with a chain for ${this.spec.dataType} [${this.spec.shape}]`, { path: this.path, key });
     }
     const steps: Step[] = [];
     for (const codec of this.arrayToArray) steps.push((a) => codec.encode(a as NdArray));
-    steps.push((a) => this.arrayToBytes.encode(a as NdArray));
+    steps.push((a) => this.arrayToBytes.encode(a as NdArray, options));
     for (const codec of this.bytesToBytes) steps.push((b) => codec.encode(b as Uint8Array));
     return run(array, steps, (error) => this.wrap(error, "encode", key)) as MaybePromise<Uint8Array>;
   }

@@ -51,7 +51,8 @@ export interface ArrayToArrayCodec extends CodecBase {
 
 export interface ArrayToBytesCodec extends CodecBase {
   readonly kind: "array_to_bytes";
-  encode(array: NdArray): MaybePromise<Uint8Array>;
+  /** `writeEmptyChunks` reaches codecs that store sub-chunks (sharding). */
+  encode(array: NdArray, options?: { writeEmptyChunks?: boolean }): MaybePromise<Uint8Array>;
   decode(bytes: Uint8Array, spec: ChunkSpec): MaybePromise<NdArray>;
   /** Encoded size for this spec when it does not depend on the data, else null. */
   fixedEncodedSize(spec: ChunkSpec): number | null;
