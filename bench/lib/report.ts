@@ -1,0 +1,98 @@
+/** Markdown and JSON output of a benchmark run. */
+import type { Result } from "./measure.js";
+
+export interface RunInfo {
+  date: string;
+  node: string;
+  cpus: number;
+  cpuModel: string;
+  memoryGiB: number;
+  mode: "quick" | "full";
+  runs: number;
+  statistic: string;
+  loadavgStart: number[];
+  loadavgEnd: number[];
+  durationS: number;
+  sizes: unknown;
+}
+
+export const GROUP_TITLES: Record<string, string> = {
+  "1": "1. Full read / full write, 1 MiB chunks (MiB/s of uncompressed data)",
+  "2": "2. Read through a store with 10 ms latency per request",
+  "3": "3. 16 KiB chunks: pool vs inline (target: workers:2 ≥ 0.95× workers:0)",
+  "4": "4. Streamed copy readChunks → writer (target: peak RSS < 400 MiB for 2 GiB)",
+  "5": "5. Ceiling: single-thread decode + copy × workers, and the pooled read against it",
+};
+
+const fmt = (n: number | null | undefined, digits = 0): string => (n === null || n === undefined || !Number.isFinite(n) ? "n/a" : n.toFixed(digits));
+
+function ratioText(r: Result): string {
+  if (!r.ratios) return "";
+  return Object.entries(r.ratios)
+    .map(([of, v]) => `${fmt(v, 2)}× ${of}`)
+    .join("; ");
+}
+
+function noteText(r: Result): string {
+  const parts: string[] = [];
+  if (r.note) parts.push(r.note);
+  const e = r.extra ?? {};
+  if (e.storedMiB !== undefined) parts.push(`stored ${e.storedMiB} MiB`);
+  if (e.ranOn !== undefined && r.impl.includes("auto")) parts.push(`ran ${e.ranOn}`);
+  if (e.target !== undefined) parts.push(String(e.target));
+  if (e.baseRssMiB !== undefined && r.group === "4") parts.push(`RSS ${e.baseRssMiB} MiB at start`);
+  if (e.cpuMs !== undefined && r.ms) parts.push(`cpu ${e.cpuMs} ms (${(Number(e.cpuMs) / r.ms).toFixed(1)} cores)`);
+  if (r.runsMs.length > 1) parts.push(`runs ${r.runsMs.map((t) => Math.round(t)).join("/")} ms`);
+  return parts.join("; ");
+}
+
+export function markdown(info: RunInfo, results: Result[]): string {
+  const lines: string[] = [];
+  lines.push(`# zarrflow benchmark (${info.mode})`);
+  lines.push("");
+  lines.push(
+    `${info.date} · Node ${info.node} · ${info.cpus} CPUs (${info.cpuModel}) · ${info.memoryGiB} GiB RAM · ` +
+      `${info.statistic} · load average ${info.loadavgStart.map((l) => l.toFixed(2)).join(" ")} at start, ` +
+      `${info.loadavgEnd.map((l) => l.toFixed(2)).join(" ")} at end · ${Math.round(info.durationS)} s in all`,
+  );
+  lines.push("");
+  lines.push("Data on local disk (FileSystemStore; zarrita's @zarrita/storage FileSystemStore), warm page cache. Peak RSS is the whole workload process (`process.resourceUsage().maxRSS`), input data included for writes.");
+  for (const group of Object.keys(GROUP_TITLES)) {
+    const rows = results.filter((r) => r.group === group);
+    if (!rows.length) continue;
+    lines.push("");
+    lines.push(`## ${GROUP_TITLES[group]}`);
+    lines.push("");
+    lines.push("| workload | impl | MiB/s | ms | peak RSS MiB | ratio | notes |");
+    lines.push("|---|---|--:|--:|--:|---|---|");
+    for (const r of rows) {
+      lines.push(`| ${r.workload} | ${r.impl} | ${fmt(r.mibps)} | ${fmt(r.ms, 1)} | ${fmt(r.peakRssMiB)} | ${ratioText(r)} | ${noteText(r)} |`);
+    }
+  }
+  lines.push("");
+  return lines.join("\n");
+}
+
+export function json(info: RunInfo, results: Result[]): string {
+  const round = (n: number | null, d = 2) => (n === null || !Number.isFinite(n) ? null : Math.round(n * 10 ** d) / 10 ** d);
+  return JSON.stringify(
+    {
+      ...info,
+      results: results.map((r) => ({
+        group: r.group,
+        workload: r.workload,
+        impl: r.impl,
+        mibps: round(r.mibps, 1),
+        ms: round(r.ms, 1),
+        peakRssMiB: round(r.peakRssMiB, 1),
+        ratio: r.ratios ? round(Object.values(r.ratios)[0], 3) : null,
+        ratios: r.ratios ? Object.fromEntries(Object.entries(r.ratios).map(([k, v]) => [k, round(v, 3)])) : undefined,
+        runsMs: r.runsMs,
+        note: r.note,
+        extra: r.extra,
+      })),
+    },
+    null,
+    2,
+  );
+}
