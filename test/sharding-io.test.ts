@@ -30,6 +30,7 @@ import { ShardIndex, type ShardingCodec } from "../src/codecs/sharding.js";
 import type { Store } from "../src/store.js";
 import { CountingStore, FileSystemStore, MemoryStore, type CallRecord } from "../stores/index.js";
 import { WorkerPool } from "../operators/pool.js";
+import { prng } from "./helpers/prng.js";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -59,17 +60,6 @@ function freshStore(kind: StoreKind): Store {
 const BYTES_LE: CodecMetadata = { name: "bytes", configuration: { endian: "little" } };
 const ZSTD: CodecMetadata = { name: "zstd", configuration: { level: 1, checksum: false } };
 
-/** mulberry32: small, seeded, deterministic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const CTORS = {
   uint8: Uint8Array,

@@ -27,21 +27,11 @@ import { ByteBudget } from "../operators/budget.js";
 import { prefetch } from "../operators/prefetch.js";
 import { FileSystemStore, MemoryStore } from "../stores/index.js";
 import { CountingStore, LatencyStore } from "../stores/wrappers.js";
+import { prng } from "./helpers/prng.js";
 
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-/** mulberry32: small, seeded, deterministic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const product = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 const stream = <T>(s: ReadableStream<T>) => s as unknown as AsyncIterable<T>;
