@@ -144,11 +144,6 @@ export function bytesOf(data: ArrayBufferView): Uint8Array {
   return data instanceof Uint8Array ? data : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
-/** Number of elements in a typed array of this data type. */
-export function elementCount(dataType: DataType, data: TypedArray): number {
-  return data.length / DATA_TYPES[dataType].slots;
-}
-
 // ---------------------------------------------------------------------------------------------
 // float16 conversion (IEEE 754 binary16), used for fill values and scalar writes.
 
@@ -333,11 +328,6 @@ export function scalarArray(value: Scalar, dataType: DataType): TypedArray {
     (out as Float64Array)[0] = value as number;
   }
   return out;
-}
-
-/** The typed-array constructor a caller's data must use for this data type. */
-export function expectedArrayType(dataType: DataType): string {
-  return DATA_TYPES[dataType].ctor.name;
 }
 
 export function product(shape: readonly number[]): number {
