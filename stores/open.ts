@@ -1,0 +1,62 @@
+/**
+ * `openStore(url)`: one entry point from a location string to a store, used by the CLI and by
+ * programs that take locations from users.
+ *
+ *   - a local path ("data.zarr", "/abs/data.zarr") or a `file://` URL → FileSystemStore
+ *   - `memory://name` → a MemoryStore, shared by name within the process (so a program can
+ *     write to "memory://scratch" and read it back through a second openStore call)
+ *   - `http://` / `https://` → HttpStore
+ *
+ * The store is rooted at the location: the array or group lives at path "" inside it.
+ */
+
+import { fileURLToPath } from "node:url";
+
+import { StoreError } from "../src/errors.js";
+import type { Store } from "../src/store.js";
+import { FileSystemStore, type FileSystemStoreOptions } from "./filesystem.js";
+import { MemoryStore } from "./memory.js";
+
+export interface OpenStoreOptions {
+  /** Reject writes (filesystem and HTTP stores). */
+  readOnly?: boolean;
+  /** Options passed to a FileSystemStore. */
+  filesystem?: Omit<FileSystemStoreOptions, "readOnly">;
+}
+
+const memoryStores = new Map<string, MemoryStore>();
+
+/** Drops the named in-process memory stores (tests). */
+export function clearMemoryStores(): void {
+  memoryStores.clear();
+}
+
+export async function openStore(location: string, options: OpenStoreOptions = {}): Promise<Store> {
+  if (typeof location !== "string" || location === "") {
+    throw new StoreError("a store location must be a non-empty path or URL", { key: String(location) });
+  }
+  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(location)?.[1]?.toLowerCase();
+  if (scheme === undefined) {
+    return new FileSystemStore(location, { ...options.filesystem, readOnly: options.readOnly });
+  }
+  switch (scheme) {
+    case "file":
+      return new FileSystemStore(fileURLToPath(location), { ...options.filesystem, readOnly: options.readOnly });
+    case "memory": {
+      const name = location.slice("memory://".length);
+      let store = memoryStores.get(name);
+      if (store === undefined) {
+        store = new MemoryStore();
+        memoryStores.set(name, store);
+      }
+      return store;
+    }
+    case "http":
+    case "https":
+      throw new StoreError(`HTTP stores are not available yet: ${location}`, { key: location });
+    default:
+      throw new StoreError(`unsupported store URL scheme "${scheme}:" in ${location} (use a path, file://, memory://, http:// or https://)`, {
+        key: location,
+      });
+  }
+}
