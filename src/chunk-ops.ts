@@ -9,7 +9,7 @@
 import type { CodecChain } from "./codecs/chain.js";
 import type { MaybePromise } from "./codecs/codec.js";
 import { copyRegion, fillRegion, wordView, type Words } from "./copy.js";
-import { DATA_TYPES, allocate, bytesOf, product, type DataType, type TypedArray } from "./dtype.js";
+import { DATA_TYPES, allocate, bytesOf, product, viewAs, type DataType, type TypedArray } from "./dtype.js";
 import type { NdArray } from "./ndarray.js";
 import type { Region } from "./selection.js";
 
@@ -39,7 +39,8 @@ export function decodeInto(
     fillRegion(out.words, out.shape, item.outRegion, fillWords, out.k);
     return;
   }
-  const decoded = chain.decode(item.bytes, item.key);
+  // Transient: the chunk is copied out right away, so it may live in scratch memory.
+  const decoded = chain.decode(item.bytes, item.key, { transient: true });
   const place = (chunk: NdArray) => {
     const words = wordView(bytesOf(chunk.data), DATA_TYPES[chunk.dtype].itemsize).words;
     copyRegion(out.words, out.shape, item.outRegion, words, chain.spec.shape, item.chunkRegion, out.k);
@@ -83,9 +84,23 @@ export function mergeEncode(
     if (!writeEmptyChunks && isAllFill(view.words, fillWords, view.k)) return null;
     return chain.encode({ data: base, shape, dtype: dataType }, item.key, { writeEmptyChunks });
   };
-  if (item.existing === undefined) return build(fillChunk(dataType, shape, fillWords));
+  if (item.existing === undefined) {
+    // A piece covering the whole chunk already is the chunk, in C order: encode it as it is
+    // (the piece is ours — extracted for this write or transferred to this worker).
+    if (!item.mask && !item.scalar && coversChunk(item.chunkRegion, shape) && item.piece.byteOffset % itemsize === 0) {
+      const view = wordView(item.piece, itemsize);
+      if (!writeEmptyChunks && isAllFill(view.words, fillWords, view.k)) return null;
+      return chain.encode({ data: viewAs(dataType, item.piece), shape, dtype: dataType }, item.key, { writeEmptyChunks });
+    }
+    return build(fillChunk(dataType, shape, fillWords));
+  }
   const decoded = chain.decode(item.existing, item.key);
   return decoded instanceof Promise ? decoded.then((d) => build(d.data)) : build(decoded.data);
+}
+
+/** True when `region` is every element of a chunk of `shape`, in order. */
+function coversChunk(region: readonly Region[], shape: readonly number[]): boolean {
+  return region.length === shape.length && region.every((r, d) => r.start === 0 && r.step === 1 && r.count === shape[d]);
 }
 
 /** The region covering a whole compact block of these counts. */

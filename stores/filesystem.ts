@@ -224,11 +224,12 @@ export class FileSystemStore implements Store {
   }
 
   async #writeTemp(dir: string, temp: string, value: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
-    // A concurrent delete may prune the (empty) directory between our mkdir and the create of
-    // the temp file; once the temp file exists the directory is non-empty and stays. So retry
-    // the pair a few times on ENOENT.
+    // The directory usually exists already (chunks share it), so write first and mkdir only on
+    // ENOENT. A concurrent delete may prune the (empty) directory between our mkdir and the
+    // create of the temp file; once the temp file exists the directory is non-empty and stays.
+    // So retry the pair a few times.
     for (let attempt = 0; ; attempt++) {
-      await fs.mkdir(dir, { recursive: true });
+      if (attempt > 0) await fs.mkdir(dir, { recursive: true });
       try {
         if (this.durable) {
           const handle = await fs.open(temp, "wx");
@@ -243,7 +244,7 @@ export class FileSystemStore implements Store {
         }
         return;
       } catch (error) {
-        if (errorCode(error) !== "ENOENT" || attempt >= 3) throw error;
+        if (errorCode(error) !== "ENOENT" || attempt >= 4) throw error;
       }
     }
   }

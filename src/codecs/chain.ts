@@ -74,13 +74,23 @@ export class CodecChain {
     return [...this.arrayToArray, this.arrayToBytes, ...this.bytesToBytes].map((c) => c.toJSON());
   }
 
-  /** Decodes one stored chunk into a C-order array of `spec.shape`. */
-  decode(bytes: Uint8Array, key?: string): MaybePromise<NdArray> {
+  /**
+   * Decodes one stored chunk into a C-order array of `spec.shape`.
+   *
+   * With `transient`, the result may be a view of a per-thread scratch buffer that the next
+   * transient decode on this thread overwrites: for callers that copy the chunk out at once
+   * (decodeInto). It is used only where that is safe by construction: a single bytes→bytes
+   * codec (so its step runs first, before anything can go asynchronous) feeding the plain
+   * "bytes" codec (which does not hand the buffer to nested chains, as sharding would).
+   */
+  decode(bytes: Uint8Array, key?: string, options: { transient?: boolean } = {}): MaybePromise<NdArray> {
     const steps: Step[] = [];
+    const lend = options.transient === true && this.bytesToBytes.length === 1 && this.arrayToBytes.name === "bytes";
     for (let i = this.bytesToBytes.length - 1; i >= 0; i--) {
       const codec = this.bytesToBytes[i];
       const expectedSize = this.byteSizes[i] ?? undefined;
-      steps.push((b) => codec.decode(b as Uint8Array, { expectedSize }));
+      const into = lend && expectedSize !== undefined ? scratch(expectedSize) : undefined;
+      steps.push((b) => codec.decode(b as Uint8Array, into ? { expectedSize, into } : { expectedSize }));
     }
     steps.push((b) => this.arrayToBytes.decode(b as Uint8Array, this.innerSpec));
     for (let i = this.arrayToArray.length - 1; i >= 0; i--) {
@@ -122,6 +132,14 @@ export class CodecChain {
 }
 
 type Step = (value: unknown) => unknown;
+
+let scratchBuffer = new Uint8Array(0);
+
+/** This thread's scratch buffer, `size` bytes of it (grown, never shrunk: chunk sizes repeat). */
+function scratch(size: number): Uint8Array {
+  if (scratchBuffer.byteLength < size) scratchBuffer = new Uint8Array(size);
+  return scratchBuffer.subarray(0, size);
+}
 
 /** Runs steps synchronously until one returns a Promise, then continues asynchronously. */
 function run(value: unknown, steps: Step[], onError: (error: unknown) => Error): unknown {

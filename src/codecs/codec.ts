@@ -32,6 +32,12 @@ export interface ChunkSpec {
 export interface DecodeContext {
   /** Exact decoded size in bytes when the chain knows it, else undefined. */
   expectedSize?: number;
+  /**
+   * A buffer of exactly `expectedSize` bytes the codec may decode into and return, instead of
+   * allocating. Lent by the caller for this call only (a per-thread scratch buffer): fresh
+   * megabyte buffers cost page faults on every chunk. Codecs that cannot use it ignore it.
+   */
+  into?: Uint8Array;
 }
 
 interface CodecBase {
