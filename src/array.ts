@@ -26,7 +26,7 @@ import {
 } from "./chunk-ops.js";
 import { wordView, type Words } from "./copy.js";
 import { DATA_TYPES, allocate, bytesOf, product, scalarArray, viewAs, type DataType, type Scalar, type TypedArray } from "./dtype.js";
-import { UnsupportedOperationError, ZarrflowError, asAbortError, throwIfAborted, type ErrorContext } from "./errors.js";
+import { UnsupportedOperationError, ValueError, ZarrflowError, asAbortError, throwIfAborted, type ErrorContext } from "./errors.js";
 import { acquireKey } from "./locks.js";
 import type { ArrayMetadata, ZarrFormat } from "./metadata.js";
 import type { NdArray } from "./ndarray.js";
@@ -79,7 +79,15 @@ export interface OperationOptions {
   onProgress?: (progress: Progress) => void;
 }
 
-export interface ReadOptions extends OperationOptions {}
+export interface ReadOptions extends OperationOptions {
+  /**
+   * Read into this array instead of a new one: the dtype's typed array with exactly as many
+   * elements as the selection (C order). Reusing one output across reads saves the page faults
+   * of a fresh buffer (≈ 0.4 ms per MiB). Workers write into it directly only when its buffer is
+   * a SharedArrayBuffer; otherwise the read runs inline.
+   */
+  out?: TypedArray;
+}
 
 export interface ReadChunksOptions extends OperationOptions {
   /** Emit chunks in C order of their coordinates (default false: as they complete). */
@@ -350,9 +358,11 @@ export class ZarrArray {
     const fullShape = sel.map((d) => d.count);
     const { dataType } = this.metadata;
     const total = countChunks(sel, this.readChain.spec.shape);
-    const pool = resolvePool(options, total * this.chunkBytes(), this.chainIsTrivial);
     const count = product(fullShape);
-    const out = pool ? viewAs(dataType, new Uint8Array(new SharedArrayBuffer(count * this.itemsize))) : allocate(dataType, count);
+    if (options.out !== undefined) this.checkOut(options.out, count);
+    const given = options.out;
+    const pool = given && !(given.buffer instanceof SharedArrayBuffer) ? undefined : resolvePool(options, total * this.chunkBytes(), this.chainIsTrivial);
+    const out = given ?? (pool ? viewAs(dataType, new Uint8Array(new SharedArrayBuffer(count * this.itemsize))) : allocate(dataType, count));
     const outBytes = bytesOf(out);
     const view = wordView(outBytes, this.itemsize);
     const target: OutputTarget = { words: view.words, shape: fullShape, k: view.k };
@@ -411,6 +421,17 @@ export class ZarrArray {
       throw error;
     }
     return { data: out, shape: selectionShape(sel), dtype: dataType };
+  }
+
+  /** Rejects an `out` array of the wrong type or size before anything is read. */
+  private checkOut(out: TypedArray, count: number): void {
+    const expected = allocate(this.metadata.dataType, 0).constructor;
+    if (out?.constructor !== expected) {
+      throw new ValueError(`out must be a ${expected.name} for ${this.metadata.dataType} data, got ${out?.constructor?.name ?? typeof out}`, this.context());
+    }
+    // Complex types hold two slots per element in their typed array.
+    const length = count * DATA_TYPES[this.metadata.dataType].slots;
+    if (out.length !== length) throw new ValueError(`out has room for ${out.length} values, the selection needs ${length}`, this.context());
   }
 
   /**

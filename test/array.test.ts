@@ -876,3 +876,64 @@ describe("robustness", () => {
     expect(Array.from((await array.read()).data as Uint16Array)).toEqual([0, 0, 0x0102, 0xfffe]);
   });
 });
+
+describe("read into a caller's output (out option)", () => {
+  async function sample(): Promise<{ array: ZarrArray; expected: Int32Array }> {
+    const array = await create(new MemoryStore(), {
+      shape: [37, 23],
+      chunks: [8, 5],
+      dtype: "int32",
+      fillValue: -7,
+      codecs: [{ name: "bytes", configuration: { endian: "little" } }, { name: "zstd", configuration: { level: 1 } }],
+    });
+    const values = Int32Array.from({ length: 20 * 23 }, (_, i) => i * 3 - 100);
+    await array.write("5:25, :", values);
+    return { array, expected: (await array.read()).data as Int32Array };
+  }
+
+  it.each([
+    ["a plain ArrayBuffer, inline", () => new Int32Array(37 * 23), 0 as const],
+    ["a plain ArrayBuffer with workers asked for (runs inline)", () => new Int32Array(37 * 23), 2 as const],
+    ["a SharedArrayBuffer, on the pool", () => new Int32Array(new SharedArrayBuffer(37 * 23 * 4)), 2 as const],
+  ])("%s: every element is overwritten, the same array is returned", async (_name, make, workers) => {
+    const { array, expected } = await sample();
+    const out = make().fill(123456);
+    const result = await array.read(null, { out, workers });
+    expect(result.data).toBe(out);
+    expect(result.shape).toEqual([37, 23]);
+    expect(Array.from(out)).toEqual(Array.from(expected));
+    // A second read into the same buffer gives the same answer (nothing left from the first).
+    await array.write("0, 0", 99);
+    await array.read(null, { out, workers });
+    expect(out[0]).toBe(99);
+    expect(Array.from(out.subarray(1))).toEqual(Array.from(expected.subarray(1)));
+  });
+
+  it("a selection fills an output of the selection's size", async () => {
+    const { array, expected } = await sample();
+    const out = new Int32Array(3 * 4);
+    await array.read("10:13, 2:6", { out });
+    const want = [10, 11, 12].flatMap((r) => [2, 3, 4, 5].map((c) => expected[r * 23 + c]));
+    expect(Array.from(out)).toEqual(want);
+  });
+
+  it("complex outputs hold two values per element", async () => {
+    const array = await create(new MemoryStore(), { shape: [4], chunks: [3], dtype: "complex64", fillValue: [1, 2] });
+    await array.write("1", [5, 6]);
+    const out = new Float32Array(8);
+    await array.read(null, { out });
+    expect(Array.from(out)).toEqual([1, 2, 5, 6, 1, 2, 1, 2]);
+    await expect(array.read(null, { out: new Float32Array(4) })).rejects.toThrow(ValueError);
+  });
+
+  it("a wrong type or size is a ValueError naming the array, before any read", async () => {
+    const { array } = await sample();
+    const store = new MemoryStore();
+    const counted = await create(store, { path: "p", shape: [4], chunks: [2], dtype: "uint8" });
+    await expect(array.read(null, { out: new Float32Array(37 * 23) })).rejects.toThrow(/out must be a Int32Array/);
+    await expect(array.read(null, { out: new Int32Array(37 * 23 - 1) })).rejects.toThrow(ValueError);
+    const error = await counted.read(null, { out: new Uint8Array(3) }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ValueError);
+    expect((error as ValueError).path).toBe("p");
+  });
+});
