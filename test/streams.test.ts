@@ -663,3 +663,27 @@ describe("bounds", () => {
     }
   });
 });
+
+describe("many requests in flight on one caller's signal", () => {
+  it("reads and writes with concurrency 32 through a slow store raise no listener-leak warning", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on("warning", onWarning);
+    try {
+      const store = new LatencyStore(new MemoryStore(), 2);
+      const array = await create(store, { shape: [64, 64], chunks: [8, 8], dtype: "uint8", fillValue: 0 });
+      const signal = new AbortController().signal;
+      const values = Uint8Array.from({ length: 64 * 64 }, (_, i) => i % 251);
+      await array.write(null, values, { concurrency: 32, signal, workers: 0 });
+      await array.write("3:61, 5:59", 7, { concurrency: 32, signal, workers: 0 });
+      const back = await array.read(null, { concurrency: 32, signal, workers: 0 });
+      expect(back.data[0]).toBe(0);
+      expect(back.data[3 * 64 + 5]).toBe(7);
+      // Warnings are emitted on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.filter((w) => w.name === "MaxListenersExceededWarning")).toEqual([]);
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+});
