@@ -355,8 +355,8 @@ async function readAt(
 }
 
 /**
- * A whole file's bytes. The callback API, not fs/promises: its readFile costs about half the
- * CPU per file (≈ 25 vs 35 µs), which is most of a small chunk's read.
+ * A whole file's bytes. The callback API, not fs/promises: its readFile costs about a third less
+ * CPU per file (≈ 23 vs 34 µs for 16 KiB files, measured), a large part of a small chunk's read.
  */
 function readWhole(file: string, signal: AbortSignal | undefined): Promise<Buffer> {
   return new Promise((resolve, reject) => readFileCallback(file, { signal }, (error, data) => (error ? reject(error) : resolve(data))));
