@@ -117,5 +117,12 @@ export function prefetch<I, O>(options: PrefetchOptions<I, O>): TransformStream<
       cleanup();
       if (failure) throw failure.error;
     },
-  });
+  },
+  undefined,
+  // Room for a full round of fetched results downstream has not taken yet: with the default
+  // (0) the first unread result stops the intake, so a busy compute stage would hold back the
+  // next requests and IO would wait on compute instead of overlapping it. Memory stays bounded
+  // by the count here and by the byte budget.
+  { highWaterMark: concurrency },
+  );
 }

@@ -653,6 +653,49 @@ describe("bounds", () => {
     expect(budget.held).toBe(0);
   });
 
+  it("prefetch holds up to `concurrency` unread results and starts the next request as soon as one is taken", async () => {
+    // IO must overlap a busy consumer: with no room for fetched results, one unread result
+    // would stop every new request until the consumer drained them all.
+    const concurrency = 4;
+    let started = 0;
+    let maxInFlight = 0;
+    const source = new ReadableStream<number>({
+      start(controller) {
+        for (let i = 0; i < 100; i++) controller.enqueue(i);
+        controller.close();
+      },
+    });
+    const reader = source
+      .pipeThrough(
+        prefetch<number, number>({
+          concurrency,
+          onInFlight: (n) => (maxInFlight = Math.max(maxInFlight, n)),
+          fetch: async (i) => {
+            started++;
+            await new Promise((resolve) => setTimeout(resolve, 1));
+            return i;
+          },
+        }),
+      )
+      .getReader();
+    const quiet = () => new Promise((resolve) => setTimeout(resolve, 30));
+    await quiet();
+    // At rest: up to `concurrency` results queued (then the intake stops), plus the fetches
+    // that were in flight when it did.
+    // (With no room at all, nothing would be fetched until the consumer first asked.)
+    const atRest = started;
+    expect(atRest).toBeGreaterThan(concurrency);
+    expect(atRest).toBeLessThanOrEqual(2 * concurrency);
+    await reader.read();
+    await quiet();
+    expect(started).toBe(atRest); // still `concurrency` or more unread: no new request
+    for (let i = 0; i < atRest - concurrency; i++) await reader.read();
+    await quiet();
+    expect(started).toBeGreaterThan(atRest); // fewer than `concurrency` unread: requests resume
+    expect(maxInFlight).toBeLessThanOrEqual(concurrency);
+    await reader.cancel();
+  });
+
   it("a tiny prefetchBytes budget still completes read and readChunks with the right data", async () => {
     const a = await filled([30, 30], [4, 4], { seed: 65 });
     const expected = await a.read();
