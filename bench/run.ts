@@ -21,7 +21,7 @@ import { json, markdown, type RunInfo } from "./lib/report.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, "..");
-const GROUPS = ["read", "write", "latency", "small", "copy", "ceiling"] as const;
+const GROUPS = ["read", "write", "latency", "small", "copy", "ceiling", "sharded-read", "shard-latency", "shard-patch", "http"] as const;
 type Group = (typeof GROUPS)[number];
 
 interface Args {
@@ -55,7 +55,7 @@ function parseArgs(argv: string[]): Args {
       runsGiven = true;
     } else if (a.startsWith("--copy-gib")) args.copyGiB = Math.max(0.125, parseFloat(value()));
     else if (a === "--help" || a === "-h") {
-      console.log("usage: npm run bench -- [--only read,write,latency,small,copy,ceiling] [--quick] [--runs N] [--copy-gib N] [--no-zarrita] [--clean]");
+      console.log(`usage: npm run bench -- [--only ${GROUPS.join(",")}] [--quick] [--runs N] [--copy-gib N] [--no-zarrita] [--clean]`);
       process.exit(0);
     } else throw new Error(`unknown argument ${a} (try --help)`);
   }
@@ -75,6 +75,10 @@ function jobs(args: Args): Job[] {
   if (args.only.has("latency")) datasets.push("latency");
   if (args.only.has("small")) datasets.push("small");
   if (args.only.has("copy")) datasets.push("copy");
+  if (args.only.has("sharded-read") || args.only.has("shard-latency") || args.only.has("http")) datasets.push("sharded");
+  if (args.only.has("shard-patch")) datasets.push("patch");
+  // The HTTP workload reads the zstd-1 array of workload 1 (only that codec, unless `read` needs them all).
+  if (args.only.has("http") && !datasets.includes("full")) datasets.push("full-zstd-1");
   if (datasets.length) job("prepare", "zarrflow", { datasets });
   for (const kind of ["read", "write"] as const) {
     if (!args.only.has(kind)) continue;
@@ -86,11 +90,23 @@ function jobs(args: Args): Job[] {
   }
   if (args.only.has("copy")) for (const impl of ["zarrflow", "zarrflow-prefetch32", "idle", "zarrita"]) job("copy", impl);
   if (args.only.has("ceiling")) job("ceiling", "zarrflow");
+  if (args.only.has("sharded-read")) {
+    for (const variant of ["local", "latency", "slab-latency"]) {
+      for (const impl of ["zarrflow-inline", "zarrflow-auto", "zarrita", "zarrita-coalesce"]) job("sharded-read", impl, { variant });
+    }
+  }
+  if (args.only.has("shard-latency")) {
+    for (const variant of ["local", "latency"]) for (const impl of ["zarrflow", "zarrita-cold", "zarrita-warm"]) job("shard-latency", impl, { variant });
+  }
+  if (args.only.has("shard-patch")) for (const impl of ["zarrflow-patch", "zarrflow-rewrite", "zarrita"]) job("shard-patch", impl);
+  if (args.only.has("http")) {
+    for (const variant of ["chunked", "sharded"]) for (const impl of ["zarrflow-c8", "zarrflow-c32", "zarrita", "zarrita-coalesce"]) job("http", impl, { variant });
+  }
   return out;
 }
 
 function describe(job: Job): string {
-  return [job.kind, job.op, job.codec, job.impl].filter(Boolean).join(" ");
+  return [job.kind, job.op, job.codec, job.variant, job.impl].filter(Boolean).join(" ");
 }
 
 /** Runs one workload process; resolves its results (an error row if it failed). */
@@ -116,7 +132,7 @@ function runChild(job: Job): Promise<Result[]> {
       if (results) return resolvePromise(results);
       const why = error ?? `exited with ${signal ?? code}`;
       process.stderr.write(`  FAILED: ${why}\n`);
-      const group = { read: "1", write: "1", latency: "2", small: "3", copy: "4", ceiling: "5", prepare: "prepare" }[job.kind];
+      const group = { read: "1", write: "1", latency: "2", small: "3", copy: "4", ceiling: "5", "sharded-read": "6", "shard-latency": "7", "shard-patch": "8", http: "9", prepare: "prepare" }[job.kind];
       resolvePromise([
         { group, workload: describe(job), impl: job.impl, mibps: null, ms: null, runsMs: [], peakRssMiB: null, note: `failed: ${why.split("\n")[0]}` },
       ]);
@@ -138,6 +154,18 @@ function addRatios(results: Result[]): void {
       const zarrita = find(r.group, r.workload, "zarrita");
       if (zarrita) ratios.zarrita = r.mibps / zarrita.mibps!;
       if (Object.keys(ratios).length) r.ratios = ratios;
+    }
+    // Sharded and HTTP reads: each zarrflow row against every zarrita row of the same workload.
+    if ((r.group === "6" || r.group === "7" || r.group === "9") && r.impl.startsWith("zarrflow")) {
+      const ratios: Record<string, number> = { ...r.ratios };
+      for (const z of results) {
+        if (z.group === r.group && z.workload === r.workload && z.impl.startsWith("zarrita") && z.mibps !== null) ratios[z.impl] = r.mibps / z.mibps;
+      }
+      if (Object.keys(ratios).length) r.ratios = ratios;
+    }
+    if (r.group === "8" && r.impl.startsWith("zarrflow patch")) {
+      const rewrite = results.find((z) => z.group === "8" && z.workload === r.workload && z.impl.startsWith("zarrflow rewrite") && z.mibps !== null);
+      if (rewrite) r.ratios = { "rewrite (speed)": r.mibps / rewrite.mibps! };
     }
     if (r.group === "4" && r.peakRssMiB !== null) {
       const gib = (r.ms! / 1000) * r.mibps / 1024;

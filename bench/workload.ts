@@ -35,6 +35,7 @@ import {
 import { checkSample, generate, openCached, prepareArray, verify } from "./lib/data.js";
 import { notAvailable, peakRssMiB, result, timeRuns, type Result, type Timing } from "./lib/measure.js";
 import * as zr from "./lib/zarrita.js";
+import { prepareSharded, shardLatency, shardPatch, shardedRead } from "./lib/sharded.js";
 
 /** RSS once the modules are loaded, before any work: the floor every row's peak sits on. */
 const baseRssMiB = Math.round(process.memoryUsage().rss / MiB);
@@ -327,6 +328,7 @@ async function prepare(job: Job, s: Sizes): Promise<Result[]> {
   if (want.has("latency")) todo.push([ds.latency, "zstd-1"]);
   if (want.has("small")) todo.push([ds.small, "zstd-1"]);
   if (want.has("copy")) todo.push([ds.copy, "zstd-1"]);
+  if (want.has("full-zstd-1") && !want.has("full")) todo.push([ds.full, "zstd-1"]);
   for (const [d, codec] of todo) {
     const seconds = await prepareArray(d.root, codec, d.spec(codec));
     if (seconds > 0) {
@@ -334,6 +336,7 @@ async function prepare(job: Job, s: Sizes): Promise<Result[]> {
       process.stderr.write(`  generated ${d.root}/${codec} [${spec.shape}] in ${seconds.toFixed(1)} s\n`);
     }
   }
+  await prepareSharded(s, (["sharded", "patch"] as const).filter((name) => want.has(name)));
   out.push({ group: "prepare", workload: "prepare", impl: "zarrflow", mibps: null, ms: null, runsMs: [], peakRssMiB: peakRssMiB() });
   return out;
 }
@@ -360,6 +363,15 @@ async function runJob(job: Job): Promise<Result[]> {
       return streamedCopy(job, ds.copy);
     case "ceiling":
       return ceiling(job, ds.full);
+    case "sharded-read":
+      return [await shardedRead(job, s)];
+    case "shard-latency":
+      return [await shardLatency(job, s)];
+    case "shard-patch":
+      return [await shardPatch(job, s)];
+    case "http":
+      // Loaded only here: it starts nginx and a proxy process, which no other workload needs.
+      return [await (await import("./lib/http.js")).httpRead(job, s)];
   }
 }
 

@@ -28,8 +28,11 @@ export const CODEC_NAMES = Object.keys(CODECS);
 
 export interface ArraySpec {
   shape: number[];
+  /** Chunk shape (the inner chunk shape when `shards` is given). */
   chunks: number[];
   codec: string;
+  /** Shard shape: the array is stored sharded (v3 sharding_indexed, index at the end). */
+  shards?: number[];
 }
 
 export interface Sizes {
@@ -41,6 +44,10 @@ export interface Sizes {
   small: { shape: number[]; chunks: number[] };
   /** Workload 4 (streamed copy larger than the memory budget). */
   copy: { shape: number[]; chunks: number[] };
+  /** Workloads 6, 7 and 9 (sharded zstd-1 array: full read, one inner chunk, over HTTP). */
+  sharded: { shape: number[]; shards: number[]; chunks: number[] };
+  /** Workload 8 (partial-shard write into a dense, uncompressed shard). */
+  shardPatch: { shape: number[]; shards: number[]; chunks: number[] };
 }
 
 export function sizes(quick: boolean, copyGiB: number): Sizes {
@@ -50,6 +57,8 @@ export function sizes(quick: boolean, copyGiB: number): Sizes {
       latency: { shape: [256, 128, 128], chunks: [4, 128, 128] }, // 64 chunks of 128 KiB
       small: { shape: [1024, 1024], chunks: [64, 128] }, // 2 MiB, 128 × 16 KiB chunks
       copy: { shape: [64, 512, 1024], chunks: [8, 256, 256] }, // 64 MiB
+      sharded: { shape: [128, 128, 128], shards: [64, 64, 64], chunks: [16, 16, 16] }, // 4 MiB, 8 shards × 64 inner chunks of 8 KiB
+      shardPatch: { shape: [64, 64, 64], shards: [64, 64, 64], chunks: [16, 16, 16] }, // one 512 KiB shard, 64 inner chunks of 8 KiB
     };
   }
   return {
@@ -57,6 +66,8 @@ export function sizes(quick: boolean, copyGiB: number): Sizes {
     latency: { shape: [512, 256, 256], chunks: [8, 256, 256] }, // 64 MiB, 64 × 1 MiB chunks
     small: { shape: [4096, 4096], chunks: [64, 128] }, // 32 MiB, 2048 × 16 KiB chunks
     copy: { shape: [Math.round(1024 * copyGiB), 512, 1024], chunks: [8, 256, 256] }, // copyGiB GiB
+    sharded: { shape: [512, 512, 512], shards: [256, 256, 256], chunks: [64, 64, 64] }, // 256 MiB, 8 shards × 64 inner chunks of 512 KiB
+    shardPatch: { shape: [256, 256, 256], shards: [256, 256, 256], chunks: [64, 64, 64] }, // one 32 MiB shard, 64 inner chunks of 512 KiB
   };
 }
 
@@ -65,7 +76,7 @@ export const LATENCY_MS = 10;
 /** IO concurrency of workload 2 (zarrflow's default too). */
 export const LATENCY_CONCURRENCY = 8;
 
-export type Kind = "prepare" | "read" | "write" | "latency" | "small" | "copy" | "ceiling";
+export type Kind = "prepare" | "read" | "write" | "latency" | "small" | "copy" | "ceiling" | "sharded-read" | "shard-latency" | "shard-patch" | "http";
 
 /** One workload process: what to run, with which implementation, and how often. */
 export interface Job {
@@ -81,6 +92,8 @@ export interface Job {
   copyGiB: number;
   /** For "prepare": which datasets. */
   datasets?: string[];
+  /** Workload-specific variant (sharded-read: "local" | "latency" | "slab-latency"; shard-latency: "local" | "latency"; http: "chunked" | "sharded"). */
+  variant?: string;
 }
 
 /** A store root (one folder) per dataset, named by its sizes so quick and full never mix. */

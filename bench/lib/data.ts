@@ -123,7 +123,8 @@ export function verify(data: ArrayLike<number>, shape: readonly number[], fullSh
 const MARKER = ".bench-complete";
 
 function markerOf(spec: ArraySpec): string {
-  return JSON.stringify({ shape: spec.shape, chunks: spec.chunks, codecs: CODECS[spec.codec] });
+  // `shards` is left out of the JSON when undefined, so the markers of unsharded caches are unchanged.
+  return JSON.stringify({ shape: spec.shape, chunks: spec.chunks, codecs: CODECS[spec.codec], shards: spec.shards });
 }
 
 /** True when the array at root/path was generated completely with this spec. */
@@ -147,14 +148,15 @@ export async function prepareArray(root: string, path: string, spec: ArraySpec, 
     path,
     shape: spec.shape,
     chunks: spec.chunks,
+    ...(spec.shards ? { shards: spec.shards } : {}),
     dtype: "uint16",
     fillValue: 0,
     codecs: CODECS[spec.codec],
     overwrite: true,
   });
   const rowBytes = spec.shape.slice(1).reduce((p, s) => p * s, 2);
-  // Slabs of whole chunk rows along dimension 0.
-  const c0 = spec.chunks[0];
+  // Slabs of whole chunk (or shard) rows along dimension 0: no slab writes part of a stored object.
+  const c0 = (spec.shards ?? spec.chunks)[0];
   const rows = Math.max(c0, Math.floor(slabBytes / rowBytes / c0) * c0);
   const slab = new Uint16Array((rows * rowBytes) / 2);
   for (let start = 0; start < spec.shape[0]; start += rows) {

@@ -22,6 +22,10 @@ export const GROUP_TITLES: Record<string, string> = {
   "3": "3. 16 KiB chunks: pool vs inline (target: workers:2 ≥ 0.95× workers:0)",
   "4": "4. Streamed copy readChunks → writer (target: peak RSS < 400 MiB for 2 GiB)",
   "5": "5. Ceiling: single-thread decode + copy × workers, and the pooled read against it",
+  "6": "6. Sharded read: zarrflow vs zarrita (plain and withRangeCoalescing), with the store requests per read",
+  "7": "7. One inner chunk of a sharded array: read latency (ms is the median read)",
+  "8": "8. Partial-shard write: one inner chunk into an existing dense shard, in-place patch vs rewrite",
+  "9": "9. HTTP: nginx behind a proxy adding 10 ms per request",
 };
 
 const fmt = (n: number | null | undefined, digits = 0): string => (n === null || n === undefined || !Number.isFinite(n) ? "n/a" : n.toFixed(digits));
@@ -38,8 +42,21 @@ function noteText(r: Result): string {
   if (r.note) parts.push(r.note);
   const e = r.extra ?? {};
   if (e.storedMiB !== undefined) parts.push(`stored ${e.storedMiB} MiB`);
-  if (e.ranOn !== undefined && r.impl.includes("auto")) parts.push(`ran ${e.ranOn}`);
+  if (e.ranOn !== undefined && (r.impl.includes("auto") || (Number(r.group) >= 6 && !r.impl.includes("workers:0")))) parts.push(`ran ${e.ranOn}`);
   if (e.target !== undefined) parts.push(String(e.target));
+  // Store requests (sharded and HTTP workloads): what each read or write asked the store for.
+  if (e.requests !== undefined) {
+    const detail: string[] = [];
+    if (e.indexRequests !== undefined) detail.push(`${e.indexRequests} index + ${e.rangeRequests} range`);
+    if (e.ranges !== undefined && e.ranges !== e.requests) detail.push(`${e.ranges} byte ranges`);
+    if (e.sets !== undefined) detail.push(`${e.sets} set, ${e.setRanges} setRange`);
+    if (e.httpDetail !== undefined) detail.push(String(e.httpDetail));
+    if (e.maxInFlight !== undefined) detail.push(`≤ ${e.maxInFlight} in flight, ${e.newConnections} new connections`);
+    parts.push(`${e.requests} requests${detail.length ? ` (${detail.join("; ")})` : ""}`);
+  }
+  if (e.requestsPerRead !== undefined) parts.push(`${e.requestsPerRead} requests per read`);
+  if (e.readMiB !== undefined) parts.push(`read ${e.readMiB} MiB`);
+  if (e.writtenMiB !== undefined) parts.push(`wrote ${e.writtenMiB} MiB`);
   if (e.baseRssMiB !== undefined && r.group === "4") parts.push(`RSS ${e.baseRssMiB} MiB at start`);
   if (e.cpuMs !== undefined && r.ms) parts.push(`cpu ${e.cpuMs} ms (${(Number(e.cpuMs) / r.ms).toFixed(1)} cores)`);
   if (r.runsMs.length > 1) parts.push(`runs ${r.runsMs.map((t) => Math.round(t)).join("/")} ms`);
