@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { StoreError } from "../src/errors.js";
 import type { Store } from "../src/store.js";
 import { FileSystemStore, type FileSystemStoreOptions } from "./filesystem.js";
+import { HttpStore, type HttpStoreOptions } from "./http.js";
 import { MemoryStore } from "./memory.js";
 
 export interface OpenStoreOptions {
@@ -22,6 +23,8 @@ export interface OpenStoreOptions {
   readOnly?: boolean;
   /** Options passed to a FileSystemStore. */
   filesystem?: Omit<FileSystemStoreOptions, "readOnly">;
+  /** Options passed to an HttpStore (headers, onRequest, retry, connections, timeoutMs…). */
+  http?: Omit<HttpStoreOptions, "readOnly">;
 }
 
 const memoryStores = new Map<string, MemoryStore>();
@@ -53,7 +56,7 @@ export async function openStore(location: string, options: OpenStoreOptions = {}
     }
     case "http":
     case "https":
-      throw new StoreError(`HTTP stores are not available yet: ${location}`, { key: location });
+      return new HttpStore(location, { ...options.http, readOnly: options.readOnly });
     default:
       throw new StoreError(`unsupported store URL scheme "${scheme}:" in ${location} (use a path, file://, memory://, http:// or https://)`, {
         key: location,
