@@ -2,7 +2,7 @@
  * Quick start: create a Zarr v3 array in a local folder, write it, read it back (all of it and
  * a slice), verify, and print what happened and how fast.
  *
- *   npm start                      # writes ./data/quickstart.zarr
+ *   npx tsx examples/quickstart.ts                      # writes ./data/quickstart.zarr
  *   npx tsx examples/quickstart.ts /tmp/somewhere.zarr
  */
 import { rm } from "node:fs/promises";

@@ -55,3 +55,17 @@ export {
 } from "./codecs/index.js";
 export type { ArrayMetadata, GroupMetadata, ZarrFormat, V2CodecConfig } from "./metadata.js";
 export type { WriteValue } from "./value.js";
+export {
+  copyArray,
+  copyNode,
+  verifyCopy,
+  planArrayCopy,
+  parseCompression,
+  toV2Compressor,
+  type CopyOptions,
+  type CopyProgress,
+  type CopySummary,
+  type ArrayCopyPlan,
+  type VerifyOptions,
+  type VerifyResult,
+} from "./convert.js";

@@ -1,0 +1,564 @@
+/**
+ * Copy and convert arrays and groups between stores: change the format (v2 ↔ v3), the chunk
+ * and shard shapes and the compression, optionally of a selection only, through the streaming
+ * pipeline (src.readChunks() → dst.writer()) in bounded memory.
+ *
+ * The copy runs block by block. A block is a box of the result whose edges fall on destination
+ * stored-chunk edges (so every destination chunk is completed inside one block and written once,
+ * with no read-modify-write) and, where a small common multiple exists, on source chunk edges
+ * too (so every source chunk is read once). Blocks are grown towards a share of the memory
+ * budget so that each readChunks stream keeps the pipeline busy.
+ */
+import { ZarrArray, type OperationOptions } from "./array.js";
+import { CodecChain } from "./codecs/chain.js";
+import type { CodecMetadata } from "./codecs/codec.js";
+import { DATA_TYPES, bytesOf, product } from "./dtype.js";
+import { MetadataError, SelectionError, UnknownCodecError, ValueError, asAbortError, type ErrorContext } from "./errors.js";
+import { ZarrGroup } from "./group.js";
+import { create, createGroup, type CreateArrayOptions } from "./hierarchy.js";
+import type { V2CodecConfig, ZarrFormat } from "./metadata.js";
+import { slice, type DimSelection, type Selection, type SelectionItem } from "./selection.js";
+import { joinKey, type Store } from "./store.js";
+import type { WriteItem } from "./writer.js";
+import { sharedPool } from "../operators/pool.js";
+
+export interface CopyOptions extends Omit<OperationOptions, "onProgress" | "prefetchBytes" | "pool"> {
+  /** Path of the copy in the destination store (default ""). */
+  path?: string;
+  /** Copy only this part of the source array (arrays only): the copy has the selection's shape. */
+  selection?: Selection;
+  /** Format of the copy (default: the source's). */
+  zarrFormat?: ZarrFormat;
+  /** Chunk shape of the copy (inner chunks when sharded). Default: the source's, clipped to the copy's shape. */
+  chunks?: number[];
+  /**
+   * Shard shape (v3), or null for no sharding. Default: the source's shards when the copy is v3
+   * and `chunks` is not given; else none.
+   */
+  shards?: number[] | null;
+  /**
+   * Compression as bytes → bytes codecs in v3 form (see parseCompression); `[]` for none.
+   * Default: the source's compression (a checksum is dropped when the copy is v2).
+   */
+  compression?: CodecMetadata[];
+  /** Replace what is at the destination path. Default false: an existing node is a ContainsNodeError. */
+  overwrite?: boolean;
+  /**
+   * Memory for the data in flight (default 256 MiB): a quarter for stored bytes fetched ahead
+   * (split between the block being read and the next), half for destination chunks being
+   * assembled; blocks are up to a quarter (at most 32 MiB).
+   */
+  memoryBytes?: number;
+  onProgress?: (progress: CopyProgress) => void;
+}
+
+export interface CopyProgress {
+  /** Path (in the source) of the array being copied. */
+  path: string;
+  arraysDone: number;
+  arraysTotal: number;
+  /** Source chunks (inner chunks of read shards) read, and their stored bytes. */
+  chunksRead: number;
+  bytesRead: number;
+  /** Destination stored chunks (shards) committed — written, or deleted as fill-only — of the total. */
+  chunksWritten: number;
+  chunksTotal: number;
+  bytesWritten: number;
+  /** Uncompressed bytes handed to the writer (at most one block ahead of those stored), and in all. */
+  dataBytesDone: number;
+  dataBytesTotal: number;
+}
+
+export interface CopySummary {
+  arrays: number;
+  groups: number;
+  chunksRead: number;
+  bytesRead: number;
+  chunksWritten: number;
+  bytesWritten: number;
+  /** Uncompressed bytes of all copied arrays. */
+  dataBytes: number;
+  elapsedMs: number;
+}
+
+const DEFAULT_MEMORY = 256 << 20;
+/** Blocks aim at this size (or a quarter of the memory budget): large enough to keep the pipeline busy, small enough for even progress. */
+const BLOCK_BYTES = 32 << 20;
+/** Below this much data, codecs run inline: a pool costs more than it saves. */
+const AUTO_POOL_MIN_BYTES = 8 << 20;
+
+// ---------------------------------------------------------------------------------------------
+// compression specs
+
+const COMPRESSION_FORMS = "zstd[:level], gzip[:level], zlib[:level], lz4[:acceleration], blosc[:cname[:clevel[:shuffle]]] or none";
+
+/**
+ * Parses a compression spec such as "zstd:3", "gzip:6", "blosc:lz4:5:shuffle" or "none" into
+ * v3 bytes → bytes codecs. Unknown names are an UnknownCodecError, bad parameters a MetadataError.
+ */
+export function parseCompression(text: string): CodecMetadata[] {
+  const [name, ...params] = text.trim().split(":").map((p) => p.trim());
+  const int = (value: string | undefined, fallback: number, what: string): number => {
+    if (value === undefined || value === "") return fallback;
+    if (!/^[+-]?\d+$/.test(value)) throw new MetadataError(`compression "${text}": ${what} must be an integer, got "${value}"`);
+    return Number(value);
+  };
+  const maxParams = { none: 0, zstd: 1, gzip: 1, zlib: 1, lz4: 1, blosc: 3 }[name.toLowerCase()];
+  if (maxParams === undefined) throw new UnknownCodecError(name, {});
+  if (params.length > maxParams) throw new MetadataError(`compression "${text}": too many parameters (forms: ${COMPRESSION_FORMS})`);
+  let codecs: CodecMetadata[];
+  switch (name.toLowerCase()) {
+    case "none":
+      codecs = [];
+      break;
+    case "zstd":
+      codecs = [{ name: "zstd", configuration: { level: int(params[0], 3, "the level"), checksum: false } }];
+      break;
+    case "gzip":
+      codecs = [{ name: "gzip", configuration: { level: int(params[0], 5, "the level") } }];
+      break;
+    case "zlib":
+      codecs = [{ name: "numcodecs.zlib", configuration: { level: int(params[0], 5, "the level") } }];
+      break;
+    case "lz4":
+      codecs = [{ name: "numcodecs.lz4", configuration: { acceleration: int(params[0], 1, "the acceleration") } }];
+      break;
+    default: {
+      const shuffle = params[2] === undefined || params[2] === "" ? "shuffle" : params[2];
+      codecs = [{ name: "blosc", configuration: { cname: params[0] || "lz4", clevel: int(params[1], 5, "clevel"), shuffle, blocksize: 0 } }];
+    }
+  }
+  // Validate the configuration now (levels, cnames, shuffles) rather than halfway into a copy.
+  new CodecChain({ shape: [1], dataType: "uint16", fillValue: 0 }, [{ name: "bytes", configuration: { endian: "little" } }, ...codecs]);
+  return codecs;
+}
+
+/** The v2 compressor equivalent to bytes → bytes codecs (checksums dropped: v2 has none). */
+export function toV2Compressor(codecs: readonly CodecMetadata[], context: ErrorContext = {}): V2CodecConfig | null {
+  const kept = codecs.filter((c) => c.name !== "crc32c");
+  if (kept.length > 1) {
+    throw new MetadataError(`Zarr v2 takes one compressor, the chain has ${kept.map((c) => c.name).join(" + ")}; choose a compression`, context);
+  }
+  if (kept.length === 0) return null;
+  const { name } = kept[0];
+  const config = (kept[0].configuration ?? {}) as Record<string, unknown>;
+  switch (name) {
+    case "zstd":
+      return { id: "zstd", level: config.level ?? 0, ...(config.checksum ? { checksum: true } : {}) };
+    case "gzip":
+      return { id: "gzip", level: config.level ?? 5 };
+    case "zlib":
+    case "numcodecs.zlib":
+      return { id: "zlib", level: config.level ?? 1 };
+    case "numcodecs.lz4":
+    case "lz4":
+      return { id: "lz4", acceleration: config.acceleration ?? 1 };
+    case "blosc":
+    case "numcodecs.blosc": {
+      const shuffle = typeof config.shuffle === "number" ? config.shuffle : ["noshuffle", "shuffle", "bitshuffle"].indexOf(String(config.shuffle ?? "noshuffle"));
+      return { id: "blosc", cname: config.cname ?? "lz4", clevel: config.clevel ?? 5, shuffle, blocksize: config.blocksize ?? 0 };
+    }
+    default:
+      throw new MetadataError(`codec "${name}" has no Zarr v2 equivalent; choose a compression`, context);
+  }
+}
+
+/** Bytes → bytes codecs of an array as its (inner) chunks are compressed, in v3 form. */
+function sourceCompression(array: ZarrArray): CodecMetadata[] {
+  const chain = array.sharding ? array.sharding.innerChain : array.chain;
+  return chain.bytesToBytes.map((c) => c.toJSON());
+}
+
+// ---------------------------------------------------------------------------------------------
+// planning
+
+/** What a copy of one array will create and how it reads the source. */
+export interface ArrayCopyPlan extends Projection {
+  create: CreateArrayOptions;
+  /** Stored chunk (shard) shape of the copy. */
+  storedChunks: number[];
+  chunksTotal: number;
+  dataBytes: number;
+}
+
+/** Works out the destination layout of one array copy (nothing is written). */
+export function planArrayCopy(source: ZarrArray, options: CopyOptions = {}): ArrayCopyPlan {
+  const context = { path: source.path };
+  const projection = project(source, options.selection);
+  const { kept } = projection;
+  const shape = resultShape(projection);
+  const zarrFormat = options.zarrFormat ?? source.zarrFormat;
+  const clip = (n: number, d: number) => Math.max(1, Math.min(n, shape[d]));
+  const chunks = options.chunks ? [...options.chunks] : kept.map((i, d) => clip(source.chunks[i], d));
+  if (chunks.length !== shape.length) {
+    throw new MetadataError(`chunks [${chunks}] must have ${shape.length} dimensions, as the copy's shape [${shape}]`, context);
+  }
+  let shards: number[] | undefined;
+  if (options.shards) shards = [...options.shards];
+  else if (options.shards === undefined && zarrFormat === 3 && source.shards && !options.chunks) {
+    // Clip the source's shards to the copy, keeping them whole multiples of the inner chunks.
+    shards = kept.map((i, d) => Math.max(chunks[d], Math.ceil(clip((source.shards as number[])[i], d) / chunks[d]) * chunks[d]));
+  }
+  if (shards && zarrFormat !== 3) throw new MetadataError("sharding needs Zarr format 3", context);
+  if (shards) {
+    if (shards.length !== shape.length) throw new MetadataError(`shards [${shards}] must have ${shape.length} dimensions`, context);
+    shards.forEach((s, d) => {
+      if (s % chunks[d] !== 0) throw new MetadataError(`shards [${shards}] must be multiples of the chunks [${chunks}]`, context);
+    });
+  }
+  const compression = (options.compression ?? sourceCompression(source)).map((c) => ({ ...c }));
+  const dataType = source.dtype;
+  const multiByte = DATA_TYPES[dataType].itemsize / DATA_TYPES[dataType].slots > 1;
+  const create: CreateArrayOptions = {
+    path: options.path ?? "",
+    shape,
+    chunks,
+    dtype: dataType,
+    zarrFormat,
+    attributes: { ...source.attrs },
+    overwrite: options.overwrite,
+  };
+  // Dimension names: v3 metadata has a field for them, v2 has xarray's _ARRAY_DIMENSIONS attribute.
+  const attributes = create.attributes as Record<string, unknown>;
+  const xarrayNames = attributes._ARRAY_DIMENSIONS;
+  const names =
+    source.dimensionNames ??
+    (Array.isArray(xarrayNames) && xarrayNames.length === source.ndim && xarrayNames.every((n) => typeof n === "string") ? (xarrayNames as string[]) : null);
+  if (zarrFormat === 3) {
+    create.fillValue = source.fillValue;
+    create.shards = shards;
+    create.codecs = [multiByte ? { name: "bytes", configuration: { endian: "little" } } : { name: "bytes" }, ...compression];
+    if (names) {
+      create.dimensionNames = kept.map((i) => names[i]);
+      delete attributes._ARRAY_DIMENSIONS;
+    }
+  } else {
+    if (names && names.every((n) => n !== null)) attributes._ARRAY_DIMENSIONS = kept.map((i) => names[i]);
+    // v2 says "no fill value" with null; keep that when copying v2 to v2.
+    create.fillValue = source.metadata.v2?.fillValueNull ? null : source.fillValue;
+    create.compressor = toV2Compressor(compression, context);
+  }
+  const storedChunks = shards ?? chunks;
+  return {
+    ...projection,
+    create,
+    storedChunks,
+    chunksTotal: shape.reduce((n, s, d) => n * Math.ceil(s / storedChunks[d]), 1),
+    dataBytes: product(shape) * DATA_TYPES[dataType].itemsize,
+  };
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
+
+/** A selection normalised against the source, and the source dimension of each dimension of the result. */
+export interface Projection {
+  source: ZarrArray;
+  selection: DimSelection[];
+  kept: number[];
+}
+
+function project(source: ZarrArray, selection: Selection): Projection {
+  const sel = source.select(selection);
+  return { source, selection: sel, kept: sel.map((d, i) => (d.dropped ? -1 : i)).filter((i) => i >= 0) };
+}
+
+function resultShape({ selection, kept }: Projection): number[] {
+  return kept.map((i) => selection[i].count);
+}
+
+/**
+ * The block shape of a copy: per dimension a multiple of the destination stored chunk, and of
+ * the source read unit where their least common multiple stays small; then grown along the
+ * last dimensions first, up to `targetBytes`.
+ */
+export function copyBlockShape(projection: Projection, storedChunks: readonly number[], targetBytes: number): number[] {
+  const { source, selection, kept } = projection;
+  const shape = resultShape(projection);
+  // The grid reads are decoded on: inner chunks when shards are read piecewise.
+  const readUnit = source.partialShardIO ? source.chunks : source.chunkShape;
+  const unit = kept.map((i, d) => {
+    const dst = storedChunks[d];
+    const { step, start } = selection[i];
+    // Source chunk edges line up with the copy's only for unit steps starting on a chunk edge.
+    if (step !== 1 || start % readUnit[i] !== 0) return Math.max(1, Math.min(dst, shape[d]));
+    const lcm = (dst / gcd(dst, readUnit[i])) * readUnit[i];
+    return Math.max(1, Math.min(lcm <= 4 * Math.max(dst, readUnit[i]) ? lcm : dst, shape[d]));
+  });
+  const itemsize = DATA_TYPES[source.dtype].itemsize;
+  const block = [...unit];
+  for (let d = block.length - 1; d >= 0; d--) {
+    const others = (product(block) / block[d]) * itemsize;
+    const fits = Math.floor(targetBytes / others / unit[d]);
+    block[d] = Math.max(1, Math.min(shape[d], Math.max(1, fits) * unit[d]));
+    if (block[d] < shape[d]) break;
+  }
+  return block;
+}
+
+/** The blocks of a copy in C order, lazily: each as its origin in the copy. */
+function* blockOrigins(shape: readonly number[], block: readonly number[]): Generator<number[]> {
+  if (shape.some((s) => s === 0)) return;
+  const origin = shape.map(() => 0);
+  for (;;) {
+    yield [...origin];
+    let d = shape.length - 1;
+    for (; d >= 0; d--) {
+      origin[d] += block[d];
+      if (origin[d] < shape[d]) break;
+      origin[d] = 0;
+    }
+    if (d < 0) return;
+  }
+}
+
+/** The source selection that a block of the copy reads. */
+function sourceSelection(projection: Projection, origin: readonly number[], block: readonly number[]): SelectionItem[] {
+  const shape = resultShape(projection);
+  return projection.selection.map((d, i) => {
+    if (d.dropped) return d.start;
+    const k = projection.kept.indexOf(i);
+    const first = origin[k];
+    const count = Math.min(block[k], shape[k] - first);
+    return slice(d.start + first * d.step, d.start + (first + count - 1) * d.step + 1, d.step);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// copying
+
+interface Counters {
+  arraysDone: number;
+  arraysTotal: number;
+  chunksRead: number;
+  bytesRead: number;
+  chunksWritten: number;
+  chunksTotal: number;
+  bytesWritten: number;
+  dataBytesDone: number;
+  dataBytesTotal: number;
+}
+
+function resolveWorkers(options: CopyOptions, dataBytes: number): number | "auto" {
+  const workers = options.workers ?? "auto";
+  if (workers !== "auto") return workers;
+  // The writer's "auto" cannot see the size of a streamed write: decide here, once per copy.
+  return dataBytes >= AUTO_POOL_MIN_BYTES ? sharedPool().size : 0;
+}
+
+async function copyPlanned(plan: ArrayCopyPlan, dstStore: Store, options: CopyOptions, counters: Counters): Promise<void> {
+  const { source } = plan;
+  const memory = Math.max(1 << 20, options.memoryBytes ?? DEFAULT_MEMORY);
+  const dst = await create(dstStore, plan.create);
+  const shape = resultShape(plan);
+  const block = copyBlockShape(plan, plan.storedChunks, Math.min(BLOCK_BYTES, Math.floor(memory / 4)));
+  const workers = resolveWorkers(options, plan.dataBytes);
+  const { signal } = options;
+  const startData = counters.dataBytesDone;
+  let lastWrite = { chunksDone: 0, bytesDone: 0 };
+  const writer = dst
+    .writer({
+      concurrency: options.concurrency,
+      workers,
+      signal,
+      bufferBytes: Math.floor(memory / 2),
+      coalesce: options.coalesce,
+      onProgress: (p) => {
+        counters.chunksWritten += p.chunksDone - lastWrite.chunksDone;
+        counters.bytesWritten += p.bytesDone - lastWrite.bytesDone;
+        lastWrite = p;
+        options.onProgress?.({ path: source.path, ...counters });
+      },
+    })
+    .getWriter();
+  // One block ahead: the next block's reads start while this one's last chunks decode, so the
+  // pipeline does not drain at block edges. Each of the two holds half the prefetch budget.
+  const open = (origin: number[]) => {
+    let last = { chunksDone: 0, bytesDone: 0 };
+    const stream = source.readChunks(sourceSelection(plan, origin, block), {
+      concurrency: options.concurrency,
+      workers,
+      signal,
+      coalesce: options.coalesce,
+      prefetchBytes: Math.floor(memory / 8),
+      onProgress: (p) => {
+        counters.chunksRead += p.chunksDone - last.chunksDone;
+        counters.bytesRead += p.bytesDone - last.bytesDone;
+        last = p;
+        options.onProgress?.({ path: source.path, ...counters });
+      },
+    });
+    return { origin, reader: stream.getReader() };
+  };
+  const origins = blockOrigins(shape, block);
+  const take = () => {
+    const next = origins.next();
+    return next.done ? undefined : open(next.value);
+  };
+  let next = take();
+  let current: typeof next;
+  try {
+    while (next) {
+      current = next;
+      const { origin, reader } = current;
+      next = take();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        // Data counts as done once handed to the writer: the chunks assembled there are
+        // stored within the block, so this runs at most a block ahead of the store.
+        counters.dataBytesDone += value.data.data.byteLength;
+        const item: WriteItem = {
+          selection: value.region.map((r, d) => slice(origin[d] + r.start, origin[d] + r.start + r.count)),
+          data: value.data,
+        };
+        await writer.write(item);
+      }
+    }
+    await writer.close();
+  } catch (error) {
+    for (const open of [current, next]) await open?.reader.cancel(error).catch(() => undefined);
+    await writer.abort(error).catch(() => undefined);
+    if (signal?.aborted) throw asAbortError(signal.reason, { path: source.path });
+    throw error;
+  }
+  // Exact at the end, whatever was counted on the way.
+  counters.dataBytesDone = startData + plan.dataBytes;
+  counters.arraysDone++;
+  options.onProgress?.({ path: source.path, ...counters });
+}
+
+interface NodePlan {
+  node: ZarrArray | ZarrGroup;
+  dstPath: string;
+  array?: ArrayCopyPlan;
+}
+
+/** Every node under `node` (itself first, parents before children). */
+async function walk(node: ZarrArray | ZarrGroup, dstPath: string, options: CopyOptions, out: NodePlan[]): Promise<void> {
+  if (node instanceof ZarrArray) {
+    out.push({ node, dstPath, array: planArrayCopy(node, { ...options, path: dstPath }) });
+    return;
+  }
+  out.push({ node, dstPath });
+  for (const name of await node.children()) {
+    await walk(await node.open(name), joinKey(dstPath, name), options, out);
+  }
+}
+
+/**
+ * Copies an array (or, with copyNode, a whole group) into `dstStore` at `options.path`,
+ * converting format, chunks, shards and compression as asked. Attributes go along; dimension
+ * names move between v3's `dimension_names` and v2's xarray-style `_ARRAY_DIMENSIONS` attribute.
+ * Cancelled through `options.signal`, it rejects with an AbortError once the writes in flight
+ * have settled: every destination chunk is then whole, old or new.
+ */
+export async function copyArray(source: ZarrArray, dstStore: Store, options: CopyOptions = {}): Promise<CopySummary> {
+  return copyNode(source, dstStore, options);
+}
+
+/** Copies an array or a group with everything under it (see copyArray). */
+export async function copyNode(source: ZarrArray | ZarrGroup, dstStore: Store, options: CopyOptions = {}): Promise<CopySummary> {
+  const started = performance.now();
+  if (source instanceof ZarrGroup && options.selection !== undefined && options.selection !== null) {
+    throw new SelectionError("a selection applies to an array, not to a group", { path: source.path });
+  }
+  const plans: NodePlan[] = [];
+  await walk(source, joinKey(options.path ?? ""), options, plans);
+  const arrays = plans.filter((p) => p.array);
+  const counters: Counters = {
+    arraysDone: 0,
+    arraysTotal: arrays.length,
+    chunksRead: 0,
+    bytesRead: 0,
+    chunksWritten: 0,
+    chunksTotal: arrays.reduce((n, p) => n + (p.array as ArrayCopyPlan).chunksTotal, 0),
+    bytesWritten: 0,
+    dataBytesDone: 0,
+    dataBytesTotal: arrays.reduce((n, p) => n + (p.array as ArrayCopyPlan).dataBytes, 0),
+  };
+  for (const [n, plan] of plans.entries()) {
+    // Only the top node replaces what is there; below it the tree was just cleared.
+    const overwrite = n === 0 ? options.overwrite : false;
+    if (plan.array) {
+      await copyPlanned({ ...plan.array, create: { ...plan.array.create, overwrite } }, dstStore, options, counters);
+    } else {
+      const group = plan.node as ZarrGroup;
+      await createGroup(dstStore, { path: plan.dstPath, zarrFormat: options.zarrFormat ?? group.zarrFormat, attributes: { ...group.attrs }, overwrite });
+    }
+  }
+  return {
+    arrays: arrays.length,
+    groups: plans.length - arrays.length,
+    chunksRead: counters.chunksRead,
+    bytesRead: counters.bytesRead,
+    chunksWritten: counters.chunksWritten,
+    bytesWritten: counters.bytesWritten,
+    dataBytes: counters.dataBytesTotal,
+    elapsedMs: performance.now() - started,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// verification
+
+export interface VerifyOptions extends Omit<OperationOptions, "onProgress" | "pool"> {
+  /** The selection of the source that was copied. */
+  selection?: Selection;
+  memoryBytes?: number;
+  onProgress?: (progress: { elementsDone: number; elementsTotal: number }) => void;
+}
+
+export interface VerifyResult {
+  elements: number;
+  /** Elements whose stored bits differ (0 when the copy is exact). */
+  mismatches: number;
+  /** Index (in the copy) of the first differing element. */
+  firstMismatch?: number[];
+}
+
+/**
+ * Compares a copy with its source element by element (bit for bit, so NaN equals NaN), block
+ * by block in bounded memory. Shapes or data types that differ are a ValueError.
+ */
+export async function verifyCopy(source: ZarrArray, copy: ZarrArray, options: VerifyOptions = {}): Promise<VerifyResult> {
+  const projection = project(source, options.selection);
+  const shape = resultShape(projection);
+  if (shape.join() !== copy.shape.join() || source.dtype !== copy.dtype) {
+    throw new ValueError(`the copy is ${copy.dtype} [${copy.shape}], the source selection ${source.dtype} [${shape}]`, { path: copy.path });
+  }
+  // Two reads of a block are held at once.
+  const block = copyBlockShape(projection, copy.chunkShape, Math.floor((options.memoryBytes ?? DEFAULT_MEMORY) / 8));
+  const itemsize = DATA_TYPES[source.dtype].itemsize;
+  const { memoryBytes: _memory, selection: _selection, onProgress, ...readOptions } = options;
+  const result: VerifyResult = { elements: product(shape), mismatches: 0 };
+  let done = 0;
+  for (const origin of blockOrigins(shape, block)) {
+    const dstSel = origin.map((o, d) => slice(o, Math.min(shape[d], o + block[d])));
+    const [a, b] = await Promise.all([source.read(sourceSelection(projection, origin, block), readOptions), copy.read(dstSel, readOptions)]);
+    const x = bytesOf(a.data);
+    const y = bytesOf(b.data);
+    if (Buffer.compare(Buffer.from(x.buffer, x.byteOffset, x.byteLength), Buffer.from(y.buffer, y.byteOffset, y.byteLength)) !== 0) {
+      const blockShape = b.shape;
+      for (let e = 0; e < x.byteLength / itemsize; e++) {
+        let same = true;
+        for (let k = 0; k < itemsize; k++) if (x[e * itemsize + k] !== y[e * itemsize + k]) same = false;
+        if (same) continue;
+        if (result.mismatches++ === 0) {
+          const index: number[] = [];
+          let rest = e;
+          for (let d = blockShape.length - 1; d >= 0; d--) {
+            index.unshift(origin[d] + (rest % blockShape[d]));
+            rest = Math.floor(rest / blockShape[d]);
+          }
+          result.firstMismatch = index;
+        }
+      }
+    }
+    done += x.byteLength / itemsize;
+    onProgress?.({ elementsDone: done, elementsTotal: result.elements });
+  }
+  return result;
+}
