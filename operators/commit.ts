@@ -26,10 +26,6 @@ export function commit<T extends CommitItem>(store: Store, options: CommitOption
   const inFlight = new Set<Promise<void>>();
   const tails = new Map<string, Promise<void>>();
   let failure: { error: unknown } | undefined;
-  // A function, not an inline check: TypeScript cannot see that awaits may set `failure`.
-  const throwIfFailed = (): void => {
-    if (failure) throw failure.error;
-  };
 
   // Each store call in flight may add an "abort" listener: give them a signal of our own that
   // follows the caller's, so `concurrency` above 10 does not trip Node's leak warning on it.
@@ -57,10 +53,17 @@ export function commit<T extends CommitItem>(store: Store, options: CommitOption
     }
   };
 
+  // Whoever sees this stage fail releases the chunk locks and may read the chunks back at once:
+  // no store call of ours may still land after that, so a failure waits for the calls in flight.
+  const settleThenThrow = async (error: unknown): Promise<never> => {
+    await Promise.allSettled(inFlight);
+    throw error;
+  };
+
   return new WritableStream<T>({
     async write(item) {
-      if (failure) throw failure.error;
-      if (options.signal?.aborted) throw asAbortError(options.signal.reason, { key: item.key });
+      if (failure) return settleThenThrow(failure.error);
+      if (options.signal?.aborted) return settleThenThrow(asAbortError(options.signal.reason, { key: item.key }));
       const previous = tails.get(item.key) ?? Promise.resolve();
       const task = previous.then(() => apply(item)).then(
         () => options.onCommitted?.(item),
@@ -75,7 +78,7 @@ export function commit<T extends CommitItem>(store: Store, options: CommitOption
         if (tails.get(item.key) === task) tails.delete(item.key);
       });
       while (inFlight.size >= concurrency && !failure) await Promise.race(inFlight);
-      throwIfFailed();
+      if (failure) return settleThenThrow(failure.error);
     },
     async close() {
       await Promise.all(inFlight);

@@ -20,6 +20,7 @@ import {
   decodeInto,
   decodeRegion,
   extractPiece,
+  BufferRecycler,
   type DecodeItem,
   type MergeItem,
   type OutputTarget,
@@ -31,6 +32,7 @@ import { acquireKey } from "./locks.js";
 import type { ArrayMetadata, ZarrFormat } from "./metadata.js";
 import type { NdArray } from "./ndarray.js";
 import {
+  checkReadSize,
   countChunks,
   normalizeSelection,
   projectChunks,
@@ -43,7 +45,7 @@ import {
 import { joinKey, type Store } from "./store.js";
 import { streamFromIterator } from "./stream-util.js";
 import { valueSource, type WriteValue } from "./value.js";
-import type { ChainRef } from "./worker.js";
+import type { ChainRef, EncodeResult } from "./worker.js";
 import { prefetch } from "../operators/prefetch.js";
 import { compute } from "../operators/compute.js";
 import { commit, type CommitItem } from "../operators/commit.js";
@@ -359,6 +361,7 @@ export class ZarrArray {
     const { dataType } = this.metadata;
     const total = countChunks(sel, this.readChain.spec.shape);
     const count = product(fullShape);
+    checkReadSize(count, this.itemsize, this.context());
     if (options.out !== undefined) this.checkOut(options.out, count);
     const given = options.out;
     const pool = given && !(given.buffer instanceof SharedArrayBuffer) ? undefined : resolvePool(options, total * this.chunkBytes(), this.chainIsTrivial);
@@ -523,13 +526,15 @@ export class ZarrArray {
     function* jobs(): Generator<WriteJob> {
       for (const request of self.requests(sel)) {
         const { chunkRegion, outRegion, complete } = request.projection;
-        const piece = source.kind === "scalar" ? bytesOf(source.words) : extractPiece(source.words, fullShape, outRegion, itemsize, source.k);
+        const piece = source.kind === "scalar" ? bytesOf(source.words) : extractPiece(source.words, fullShape, outRegion, itemsize, source.k, recycler.take);
         const extent = self.chunkExtent(request.projection.chunkCoords);
         yield { key: request.key, complete, piece, scalar: source.kind === "scalar", chunkRegion, extent };
       }
     }
     const total = countChunks(sel, this.chunkShape);
-    await this.runWrite(streamFromIterator(jobs()), total, options);
+    // Pieces of whole chunks are all one size: reuse them once encoded.
+    const recycler = new BufferRecycler(product(this.chunkShape) * itemsize);
+    await this.runWrite(streamFromIterator(jobs()), total, options, recycler);
   }
 
   /**
@@ -594,7 +599,7 @@ export class ZarrArray {
    * read-modify-write, read it when partly overwritten, merge and encode (inline or on the
    * pool), then set or delete it.
    */
-  async runWrite(jobs: ReadableStream<WriteJob>, total: number, options: WriteOptions = {}): Promise<void> {
+  async runWrite(jobs: ReadableStream<WriteJob>, total: number, options: WriteOptions = {}, recycler?: BufferRecycler): Promise<void> {
     this.assertWritable();
     const store = this.store;
     const writeEmptyChunks = options.writeEmptyChunks ?? this.writeEmptyChunks;
@@ -612,6 +617,8 @@ export class ZarrArray {
     type Encoded = CommitItem & { release: () => void };
     // Locks this write holds: released as each chunk commits, and all at once when it ends.
     const held = new Set<() => void>();
+    // Set when the write has ended: a fetch still waiting for a lock then must not keep it.
+    let ended = false;
     const toCommit = (item: Merge, bytes: Uint8Array | null): Encoded =>
       bytes === null ? { op: "delete", key: item.key, release: item.release } : { op: "set", key: item.key, bytes, release: item.release };
 
@@ -622,7 +629,11 @@ export class ZarrArray {
             concurrency: options.concurrency,
             signal,
             fetch: async (job, fetchSignal) => {
-              const release = await acquireKey(store, job.key);
+              const release = await acquireKey(store, job.key, fetchSignal);
+              if (ended) {
+                release();
+                throw asAbortError(fetchSignal.reason, this.context(job.key));
+              }
               held.add(release);
               if (job.complete) return { ...job, existing: undefined, release };
               if (patchable && !job.mask && job.extent) {
@@ -645,13 +656,17 @@ export class ZarrArray {
                 return ranges instanceof Promise ? ranges.then(done) : done(ranges);
               }
               const encoded = mergeEncodeChunk(chain, fill, writeEmptyChunks, item);
-              return encoded instanceof Promise ? encoded.then((bytes) => toCommit(item, bytes)) : toCommit(item, encoded);
+              const done = (bytes: Uint8Array | null): Encoded => {
+                if (!item.scalar) recycler?.give(item.piece, bytes);
+                return toCommit(item, bytes);
+              };
+              return encoded instanceof Promise ? encoded.then(done) : done(encoded);
             },
             // Patches are a few fixed-size (uncompressed) inner chunks: cheaper inline than a message.
             weight: (item) => (item.patch ? 0 : chunkBytes),
             batch: async (merges, workerPool) => {
               const items = tighten(merges, "existing");
-              const results = await workerPool.run<(Uint8Array | null)[]>(
+              const { encoded, spare } = await workerPool.run<EncodeResult>(
                 "encodeBatch",
                 {
                   chain: this.chainRef(chain),
@@ -660,7 +675,8 @@ export class ZarrArray {
                 },
                 transferable(items.flatMap((item) => [item.existing, item.scalar ? undefined : item.piece])),
               );
-              return items.map((item, i) => toCommit(item, results[i]));
+              if (recycler) for (const buffer of spare) recycler.give(new Uint8Array(buffer));
+              return items.map((item, i) => toCommit(item, encoded[i]));
             },
           }),
         )
@@ -684,6 +700,7 @@ export class ZarrArray {
       if (signal?.aborted) throw asAbortError(signal.reason, this.context());
       throw this.withPath(error, (error as { key?: string }).key);
     } finally {
+      ended = true;
       for (const release of held) release();
     }
   }

@@ -143,10 +143,20 @@ export function decodeRegion(chain: CodecChain, fillWords: Words, item: DecodeIt
   return done instanceof Promise ? done.then(() => data) : data;
 }
 
-/** Copies the selected region of `src` (shape `srcShape`) into a new compact block: a write's per-chunk piece. */
-export function extractPiece(src: Words, srcShape: number[], region: Region[], itemsize: number, k: number): Uint8Array {
+/**
+ * Copies the selected region of `src` (shape `srcShape`) into a compact block: a write's
+ * per-chunk piece. `allocate` supplies the block (a recycled buffer, or a new one).
+ */
+export function extractPiece(
+  src: Words,
+  srcShape: number[],
+  region: Region[],
+  itemsize: number,
+  k: number,
+  allocate: (byteLength: number) => Uint8Array = (n) => new Uint8Array(n),
+): Uint8Array {
   const counts = region.map((r) => r.count);
-  const piece = new Uint8Array(product(counts) * itemsize);
+  const piece = allocate(product(counts) * itemsize);
   copyRegion(wordView(piece, itemsize).words, counts, compact(region), src, srcShape, region, k);
   return piece;
 }
@@ -200,5 +210,31 @@ export function markRegion(mask: Uint8Array, shape: readonly number[], region: r
       counter[axis] = 0;
     }
     if (axis < 0) return fresh;
+  }
+}
+
+/**
+ * Spare buffers of one size, handed back after use and taken again: a write cuts every chunk
+ * into a fresh piece, and a fresh megabyte costs page faults that are a large part of the
+ * main thread's work per chunk. Bounded; buffers of other sizes are not kept.
+ */
+export class BufferRecycler {
+  private readonly spare: ArrayBuffer[] = [];
+
+  constructor(
+    readonly byteLength: number,
+    private readonly limit = 32,
+  ) {}
+
+  take = (byteLength: number): Uint8Array => {
+    const buffer = byteLength === this.byteLength ? this.spare.pop() : undefined;
+    return buffer ? new Uint8Array(buffer) : new Uint8Array(byteLength);
+  };
+
+  /** Keeps `view`'s buffer for reuse, unless `result` (what was made from it) still uses it. */
+  give(view: Uint8Array | undefined, result?: Uint8Array | null): void {
+    if (!view || !(view.buffer instanceof ArrayBuffer) || view.buffer.byteLength !== this.byteLength) return;
+    if (result && result.buffer === view.buffer) return;
+    if (this.spare.length < this.limit && !this.spare.includes(view.buffer)) this.spare.push(view.buffer);
   }
 }

@@ -20,6 +20,7 @@ import {
   NodeNotFoundError,
   UnsupportedDataTypeError,
   UnsupportedOperationError,
+  ValueError,
   type ErrorContext,
 } from "./errors.js";
 import { ZarrGroup } from "./group.js";
@@ -108,6 +109,8 @@ class NodeReader {
   }
 
   async open(path: string): Promise<ZarrArray | ZarrGroup> {
+    // Children opened through a group arrive here joined with the group's path: check them too.
+    path = normalizePath(path);
     const context = { path };
     const doc = await this.document(path);
     if (!doc) throw new NodeNotFoundError("no Zarr array or group found", context);
@@ -174,8 +177,21 @@ export async function openGroup(store: Store, options: OpenOptions = {}): Promis
   return node;
 }
 
+/**
+ * A caller's node path as a store key prefix. Leading, trailing and doubled "/" are dropped;
+ * "." and ".." segments, backslashes and NUL are refused, whatever the store: on a filesystem
+ * they would name keys outside the hierarchy, elsewhere they would name nodes no other Zarr
+ * implementation can reach.
+ */
 function normalizePath(path: string | undefined): string {
-  return joinKey(path ?? "");
+  if (path !== undefined && typeof path !== "string") throw new ValueError(`a node path must be a string, got ${typeof path}`);
+  const key = joinKey(path ?? "");
+  for (const segment of key.split("/")) {
+    if (segment === "." || segment === ".." || segment.includes("\\") || segment.includes("\0")) {
+      throw new ValueError(`invalid node path ${JSON.stringify(path)}: "." and ".." segments, backslashes and NUL are not allowed`, { path: key });
+    }
+  }
+  return key;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -84,6 +84,38 @@ function shapeOf(value: unknown, what: string, context: ErrorContext, allowZero:
   return value as number[];
 }
 
+/**
+ * Products that must stay exact: a shape's element count, a chunk's byte size, the number of
+ * chunks. A document whose numbers overflow them describes nothing this library can address.
+ */
+function checkGridSize(shape: number[], chunkShape: number[], dataType: DataType, context: ErrorContext): void {
+  const elements = shape.reduce((n, s) => n * s, 1);
+  if (elements > Number.MAX_SAFE_INTEGER) {
+    throw new MetadataError(`shape [${shape}] holds ${elements} elements, more than 2^53-1`, context);
+  }
+  const chunkBytes = chunkShape.reduce((n, s) => n * s, DATA_TYPES[dataType].itemsize);
+  if (chunkBytes > Number.MAX_SAFE_INTEGER) {
+    throw new MetadataError(`chunk shape [${chunkShape}] spans ${chunkBytes} bytes, more than 2^53-1`, context);
+  }
+  const chunks = shape.reduce((n, s, d) => n * Math.ceil(s / chunkShape[d]), 1);
+  if (chunks > Number.MAX_SAFE_INTEGER) {
+    throw new MetadataError(`shape [${shape}] in chunks [${chunkShape}] is ${chunks} chunks, more than 2^53-1`, context);
+  }
+}
+
+/**
+ * A node path found in metadata (consolidated documents name their nodes): relative, "/"-
+ * separated, no "." or ".." segment, no backslash or NUL — a path that cannot name a key
+ * outside the hierarchy it was found in.
+ */
+function checkNodePath(path: string, context: ErrorContext): string {
+  const segments = path.split("/").filter((s) => s !== "");
+  if (segments.some((s) => s === "." || s === ".." || s.includes("\\") || s.includes("\0"))) {
+    throw new MetadataError(`consolidated metadata names an invalid node path ${JSON.stringify(path)}`, context);
+  }
+  return segments.join("/");
+}
+
 function attributesOf(value: unknown, context: ErrorContext): Record<string, unknown> {
   if (value === undefined) return {};
   if (!isObject(value)) throw new MetadataError(`attributes must be an object`, context);
@@ -125,7 +157,7 @@ function parseV3Group(json: Record<string, unknown>, context: ErrorContext): Gro
   const consolidated = json.consolidated_metadata;
   if (isObject(consolidated) && consolidated.kind === "inline" && isObject(consolidated.metadata)) {
     group.consolidated = new Map(
-      Object.entries(consolidated.metadata).map(([path, doc]) => [path, { zarrFormat: 3, json: doc } as NodeDocument]),
+      Object.entries(consolidated.metadata).map(([path, doc]) => [checkNodePath(path, context), { zarrFormat: 3, json: doc } as NodeDocument]),
     );
   }
   return group;
@@ -149,6 +181,8 @@ function parseV3Array(json: Record<string, unknown>, context: ErrorContext): Arr
   if (chunkShape.length !== shape.length) {
     throw new MetadataError(`chunk_shape [${chunkShape}] has ${chunkShape.length} dimensions, shape [${shape}] has ${shape.length}`, context);
   }
+
+  checkGridSize(shape, chunkShape, dataType, context);
 
   const chunkKeyEncoding = parseV3ChunkKeyEncoding(json.chunk_key_encoding, context);
   if (json.fill_value === undefined) throw new MetadataError("zarr.json: fill_value is required", context);
@@ -231,6 +265,7 @@ export function parseV2Array(zarray: unknown, zattrs: unknown, context: ErrorCon
     throw new MetadataError(`chunks [${chunkShape}] has ${chunkShape.length} dimensions, shape [${shape}] has ${shape.length}`, context);
   }
   const { dataType, endian } = parseV2DataType(zarray.dtype, context);
+  checkGridSize(shape, chunkShape, dataType, context);
   const order = zarray.order ?? "C";
   if (order !== "C" && order !== "F") throw new MetadataError(`.zarray: order must be "C" or "F", got ${JSON.stringify(order)}`, context);
   const separator = zarray.dimension_separator ?? ".";
@@ -345,7 +380,7 @@ export function parseV2Consolidated(json: unknown, context: ErrorContext = {}): 
   const nodes = new Map<string, { zarrFormat: 2; zarray?: unknown; zgroup?: unknown; zattrs?: unknown }>();
   for (const [key, doc] of Object.entries(json.metadata)) {
     const slash = key.lastIndexOf("/");
-    const path = slash < 0 ? "" : key.slice(0, slash);
+    const path = checkNodePath(slash < 0 ? "" : key.slice(0, slash), context);
     const name = key.slice(slash + 1);
     const node = nodes.get(path) ?? { zarrFormat: 2 as const };
     if (name === ".zarray") node.zarray = doc;

@@ -12,6 +12,7 @@
  * output. It is lazy, because a selection over a large array may touch millions of chunks.
  */
 
+import { constants as bufferConstants } from "node:buffer";
 import { SelectionError, type ErrorContext } from "./errors.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -152,7 +153,35 @@ export function normalizeSelection(
   }
   while (expanded.length < rank) expanded.push(null);
 
-  return expanded.map((item, axis) => normalizeItem(item, axis, shape[axis]!, fail));
+  const sel = expanded.map((item, axis) => normalizeItem(item, axis, shape[axis]!, fail));
+  const elements = sel.reduce((n, d) => n * d.count, 1);
+  if (elements > MAX_SELECTION_ELEMENTS) {
+    fail(`the selection holds ${elements} elements, more than the ${MAX_SELECTION_ELEMENTS} one operation can address; select less`);
+  }
+  return sel;
+}
+
+/**
+ * The most elements one selection may hold. Far beyond what fits in memory (reads check that
+ * separately), but it keeps element counts, chunk counts and byte offsets exact in doubles.
+ */
+export const MAX_SELECTION_ELEMENTS = 1e15;
+
+/** The largest buffer this runtime allocates (2^32 bytes on Node 20). */
+export const MAX_BUFFER_BYTES: number = bufferConstants.MAX_LENGTH;
+
+/**
+ * Throws a SelectionError when a read of `elements` elements of `itemsize` bytes cannot be held
+ * in one buffer, instead of a RangeError (or an exhausted heap) from the allocation.
+ */
+export function checkReadSize(elements: number, itemsize: number, context: ErrorContext = {}): void {
+  const bytes = elements * itemsize;
+  if (bytes > MAX_BUFFER_BYTES) {
+    throw new SelectionError(
+      `a read of ${elements} elements (${bytes} bytes) does not fit in one buffer (at most ${MAX_BUFFER_BYTES} bytes); read it in parts, or stream it with readChunks()`,
+      context,
+    );
+  }
 }
 
 function normalizeItem(item: unknown, axis: number, size: number, fail: (message: string) => never): DimSelection {

@@ -8,6 +8,7 @@
  */
 import type { ShardingCodec, ShardIndex } from "./codecs/sharding.js";
 import { CodecError, type ErrorContext } from "./errors.js";
+import { acquireShared } from "./locks.js";
 import type { ByteRange, Store } from "./store.js";
 
 export interface CoalesceOptions {
@@ -61,7 +62,28 @@ function named(error: unknown, context: ErrorContext): unknown {
   return error;
 }
 
+/**
+ * Holds the shard shared while fetching: a partial read is two requests (index, then ranges),
+ * and a writer of this process replacing or patching the shard between them would pair the
+ * old index with new bytes — another inner chunk's bytes, decoded without complaint.
+ */
 export async function fetchShard(
+  store: Store,
+  key: string,
+  codec: ShardingCodec,
+  needed: readonly number[],
+  wholeShard: boolean,
+  options: CoalesceOptions & { signal?: AbortSignal; path: string },
+): Promise<ShardFetch> {
+  const release = await acquireShared(store, key, options.signal);
+  try {
+    return await fetchShardUnlocked(store, key, codec, needed, wholeShard, options);
+  } finally {
+    release();
+  }
+}
+
+async function fetchShardUnlocked(
   store: Store,
   key: string,
   codec: ShardingCodec,

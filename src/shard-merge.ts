@@ -159,7 +159,9 @@ export function patchShard(
   const step = (n: number): MaybePromise<void> => {
     const slot = slots[n];
     const put = (bytes: Uint8Array | undefined): void => {
-      if (!bytes || bytes.byteLength !== size) throw new Error(`patch of inner chunk ${slot.index}: encoded ${bytes?.byteLength} bytes, slot holds ${size}`);
+      if (!bytes || bytes.byteLength !== size) {
+        throw new CodecError(`patch of inner chunk [${codec.innerCoords(slot.index)}]: encoded ${bytes?.byteLength} bytes, its slot holds ${size}`, { key: item.key });
+      }
       out.push({ offset: slot.offset, bytes });
     };
     const merged = mergeInner(codec, fillWords, true, item, slot.index, slot.stored);

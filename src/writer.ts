@@ -61,9 +61,15 @@ export function createWriter(array: ZarrArray, options: WriterOptions = {}): Wri
   const throwIfFailed = (): void => {
     if (failure) throw failure.error;
   };
+  // The job stream breaks only when the pipeline behind it failed; its own error then says
+  // nothing useful (on Node 20 it can even be an internal TypeError), the pipeline's does.
+  const pipelineFailure = async (error: unknown): Promise<never> => {
+    await done;
+    throw error;
+  };
   const send = async (job: WriteJob) => {
     throwIfFailed();
-    await jobWriter.ready;
+    await jobWriter.ready.catch(pipelineFailure);
     throwIfFailed();
     void jobWriter.write(job).catch(() => undefined);
   };
@@ -120,7 +126,7 @@ export function createWriter(array: ZarrArray, options: WriterOptions = {}): Wri
     async close() {
       for (const entry of [...pending.values()]) await flushPending(entry);
       if (failure) throw failure.error;
-      await jobWriter.close();
+      await jobWriter.close().catch(pipelineFailure);
       await done;
     },
     async abort(reason) {

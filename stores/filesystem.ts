@@ -38,8 +38,12 @@ export interface FileSystemStoreOptions {
   durable?: boolean;
 }
 
-/** Temporary files written by `set`: hidden, and never a valid chunk or metadata name. */
-const TEMP_FILE = /^\..*\.tmp$/;
+/**
+ * Temporary files written by `set` (`.<name>.<hex digits>.tmp`): hidden, never a chunk or
+ * metadata name, and never listed. A process killed mid-write leaves one behind; it is never
+ * read as a chunk (its name is not one), and `removeTempFiles` deletes stale ones.
+ */
+const TEMP_FILE = /^\..+\.[0-9a-f]{8,}\.tmp$/;
 
 export class FileSystemStore implements Store {
   readonly root: string;
@@ -144,7 +148,37 @@ export class FileSystemStore implements Store {
     if (!dirSegments.every(isValidSegment)) return;
 
     const start = dirSegments.join("/");
-    yield* this.#walk(start, partial, signal);
+    yield* this.#walk(start, partial, signal, false);
+  }
+
+  /**
+   * Deletes the temporary files that writes killed mid-way (a crash, SIGKILL, power loss) left
+   * under `prefix`, when they are at least `olderThanMs` old (default ten minutes: a younger
+   * one may belong to a write still running, in this process or another, whose rename would
+   * then fail). Returns the keys of the files removed. Readers never see these files, so
+   * cleaning is tidying, not recovery: every chunk is already its old or its new value.
+   */
+  async removeTempFiles(prefix = "", options: { olderThanMs?: number; signal?: AbortSignal } = {}): Promise<string[]> {
+    const { signal } = options;
+    this.#checkWritable("removeTempFiles", prefix);
+    throwIfAborted(signal);
+    const olderThan = options.olderThanMs ?? 10 * 60_000;
+    const slash = prefix.lastIndexOf("/");
+    const dirSegments = slash < 0 ? [] : prefix.slice(0, slash).split("/");
+    if (!dirSegments.every(isValidSegment)) return [];
+    const removed: string[] = [];
+    for await (const key of this.#walk(dirSegments.join("/"), prefix.slice(slash + 1), signal, true)) {
+      const file = path.join(this.root, ...key.split("/"));
+      const stats = await fs.stat(file).catch(() => undefined);
+      if (!stats || Date.now() - stats.mtimeMs < olderThan) continue;
+      try {
+        await fs.unlink(file);
+        removed.push(key);
+      } catch (error) {
+        if (!isAbsent(error)) throw storeError(error, "cannot delete", key, signal);
+      }
+    }
+    return removed;
   }
 
   /**
@@ -249,7 +283,8 @@ export class FileSystemStore implements Store {
     }
   }
 
-  async *#walk(start: string, partial: string, signal: AbortSignal | undefined): AsyncGenerator<string> {
+  /** Keys under `start` whose first segment starts with `partial`: the stored values, or (`temp`) only the temporary files. */
+  async *#walk(start: string, partial: string, signal: AbortSignal | undefined, temp: boolean): AsyncGenerator<string> {
     // Depth-first with an explicit stack; keys are yielded as found so a huge tree streams.
     const stack: Array<{ dir: string; filter: string }> = [{ dir: start, filter: partial }];
     while (stack.length > 0) {
@@ -270,8 +305,8 @@ export class FileSystemStore implements Store {
         if (entry.isDirectory()) {
           stack.push({ dir: key, filter: "" });
         } else if (entry.isFile()) {
-          if (!TEMP_FILE.test(entry.name)) yield key;
-        } else if (entry.isSymbolicLink()) {
+          if (TEMP_FILE.test(entry.name) === temp) yield key;
+        } else if (entry.isSymbolicLink() && !temp) {
           // A link to a file is readable through get(), so list it too; links to directories are
           // not followed (cycles).
           const stats = await fs.stat(path.join(absolute, entry.name)).catch(() => undefined);
@@ -330,7 +365,9 @@ function isValidSegment(segment: string): boolean {
 
 function isInside(root: string, target: string): boolean {
   const relative = path.relative(root, target);
-  return relative !== "" && !relative.startsWith("..") && !path.isAbsolute(relative);
+  // "..." and "..foo" are ordinary names; only a ".." segment climbs out.
+  const climbs = relative === ".." || relative.startsWith(`..${path.sep}`);
+  return relative !== "" && !climbs && !path.isAbsolute(relative);
 }
 
 /** Positioned read of `length` bytes into a fresh, exactly-sized buffer. */

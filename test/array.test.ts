@@ -37,7 +37,7 @@ import {
   type Store,
   type TypedArray,
 } from "../src/index.js";
-import { FileSystemStore, MemoryStore } from "../stores/index.js";
+import { FileSystemStore, LatencyStore, MemoryStore } from "../stores/index.js";
 import { prng } from "./helpers/prng.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -935,5 +935,44 @@ describe("read into a caller's output (out option)", () => {
     const error = await counted.read(null, { out: new Uint8Array(3) }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ValueError);
     expect((error as ValueError).path).toBe("p");
+  });
+});
+
+describe("BufferRecycler (write pieces reused across chunks)", () => {
+  it("hands back a given buffer of its size, never one still used by a result, a detached one, or past its limit", async () => {
+    const { BufferRecycler } = await import("../src/chunk-ops.js");
+    const recycler = new BufferRecycler(16, 2);
+    const a = recycler.take(16);
+    const b = recycler.take(16);
+    recycler.give(a, a.subarray(0, 4)); // the encoded chunk is a view of the piece: keep out
+    expect(recycler.take(16).buffer).not.toBe(a.buffer);
+    recycler.give(b, new Uint8Array(3));
+    expect(recycler.take(16).buffer).toBe(b.buffer);
+    const detached = new Uint8Array(16);
+    structuredClone(detached.buffer, { transfer: [detached.buffer] });
+    recycler.give(detached);
+    recycler.give(new Uint8Array(8)); // another size
+    expect(recycler.take(16).byteLength).toBe(16);
+    const [c, d, e] = [new Uint8Array(16), new Uint8Array(16), new Uint8Array(16)];
+    recycler.give(c);
+    recycler.give(c); // twice: kept once
+    recycler.give(d);
+    recycler.give(e); // over the limit of 2
+    const taken = [recycler.take(16).buffer, recycler.take(16).buffer, recycler.take(16).buffer];
+    expect(taken.filter((t) => t === c.buffer || t === d.buffer)).toHaveLength(2);
+    expect(taken).not.toContain(e.buffer);
+  });
+
+  it.each([0, 2] as const)("whole-array writes that reuse pieces store every chunk right (workers %s)", async (workers) => {
+    for (const codecs of [undefined, [{ name: "bytes", configuration: { endian: "little" } }]]) {
+      // A slow store keeps encoded chunks waiting for commit while later pieces are cut.
+      const array = await create(new LatencyStore(new MemoryStore(), 1), { shape: [64, 48], chunks: [4, 48], dtype: "uint16", fillValue: 0, codecs });
+      const values = Uint16Array.from({ length: 64 * 48 }, (_, i) => (i * 7919) % 65521 || 1);
+      await array.write(null, values, { workers });
+      expect(Array.from((await array.read(null, { workers: 0 })).data as Uint16Array)).toEqual(Array.from(values));
+      const second = values.map((v) => v ^ 0x5555);
+      await array.write(null, second, { workers });
+      expect(Array.from((await array.read(null, { workers: 0 })).data as Uint16Array)).toEqual(Array.from(second));
+    }
   });
 });

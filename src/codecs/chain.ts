@@ -16,6 +16,7 @@ import type {
   MaybePromise,
 } from "./codec.js";
 import { getCodecFactory } from "./registry.js";
+import { MAX_BUFFER_BYTES } from "../selection.js";
 
 export class CodecChain {
   readonly arrayToArray: ArrayToArrayCodec[] = [];
@@ -53,6 +54,14 @@ export class CodecChain {
     }
     if (!arrayToBytes) throw new MetadataError("codecs must include an array → bytes codec (such as \"bytes\")", context);
     this.arrayToBytes = arrayToBytes;
+    // Every codec here works on whole chunks in one buffer, except a lone sharding codec (which
+    // works inner chunk by inner chunk, and checks those): refuse chunks no buffer can hold now,
+    // rather than fail to allocate on the first read — or on the first write.
+    const piecewise = arrayToBytes.name === "sharding_indexed" && this.arrayToArray.length === 0 && this.bytesToBytes.length === 0;
+    const chunkBytes = product(spec.shape) * DATA_TYPES[spec.dataType].itemsize;
+    if (!piecewise && chunkBytes > MAX_BUFFER_BYTES) {
+      throw new MetadataError(`chunks of shape [${spec.shape}] (${spec.dataType}) are ${chunkBytes} bytes, more than the ${MAX_BUFFER_BYTES} one buffer can hold`, context);
+    }
     this.byteSizes = [];
     let size = arrayToBytes.fixedEncodedSize(current);
     for (const codec of this.bytesToBytes) {
@@ -89,8 +98,9 @@ export class CodecChain {
     for (let i = this.bytesToBytes.length - 1; i >= 0; i--) {
       const codec = this.bytesToBytes[i];
       const expectedSize = this.byteSizes[i] ?? undefined;
-      const into = lend && expectedSize !== undefined ? scratch(expectedSize) : undefined;
-      steps.push((b) => codec.decode(b as Uint8Array, into ? { expectedSize, into } : { expectedSize }));
+      const lendScratch = lend && expectedSize !== undefined;
+      // The scratch buffer is taken inside the step, where a failure to grow it is a CodecError like any other.
+      steps.push((b) => codec.decode(b as Uint8Array, lendScratch ? { expectedSize, into: scratch(expectedSize as number) } : { expectedSize }));
     }
     steps.push((b) => this.arrayToBytes.decode(b as Uint8Array, this.innerSpec));
     for (let i = this.arrayToArray.length - 1; i >= 0; i--) {

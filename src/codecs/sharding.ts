@@ -49,6 +49,11 @@ const MAX_U32 = 0xffffffff;
 const TWO_32 = 2 ** 32;
 /** The high 32-bit word of Number.MAX_SAFE_INTEGER (2^53 - 1). */
 const MAX_SAFE_HI = 0x1fffff;
+/** Inner chunks per shard, at most: a 1 GiB index. */
+export const MAX_INNER_CHUNKS = 2 ** 26;
+/** Sharding codecs nested inside each other, at most (each level is a whole codec chain). */
+export const MAX_SHARDING_DEPTH = 8;
+let nesting = 0;
 
 /**
  * A decoded shard index: the byte range of every inner chunk, by flat C-order inner chunk
@@ -249,6 +254,10 @@ export class ShardingCodec implements ArrayToBytesCodec {
     this.innerChunkShape = [...chunkShape];
     this.chunksPerShard = spec.shape.map((size, d) => size / chunkShape[d]);
     this.innerChunkCount = product(this.chunksPerShard);
+    if (this.innerChunkCount > MAX_INNER_CHUNKS) {
+      // The index alone would be 16 bytes per inner chunk: refuse before allocating any of it.
+      fail(`${this.innerChunkCount} inner chunks per shard (shard [${spec.shape}], chunk_shape [${chunkShape}]); at most ${MAX_INNER_CHUNKS} are supported`);
+    }
     this.indexLocation = indexLocation;
     this.dataType = spec.dataType;
     this.itemsize = DATA_TYPES[spec.dataType].itemsize;
@@ -387,6 +396,10 @@ export class ShardingCodec implements ArrayToBytesCodec {
       const offset = hi0 * TWO_32 + lo0;
       const length = hi1 * TWO_32 + lo1;
       const end = offset + length;
+      if (end > Number.MAX_SAFE_INTEGER) {
+        // Each half fits, the sum does not: no store can hold it, and a request for it would be refused as malformed.
+        throw new CodecError(`${where(i)}: bytes ${offset}..${BigInt(offset) + BigInt(length)} end past 2^53-1`);
+      }
       if (shardByteLength !== undefined && end > shardByteLength) {
         throw new CodecError(`${where(i)}: bytes ${offset}..${end} lie past the end of the ${shardByteLength}-byte shard`);
       }
@@ -718,9 +731,16 @@ registerCodec("sharding_indexed", (configuration, input, context) => {
   const indexCodecs = config.has("index_codecs") ? config.raw("index_codecs") : DEFAULT_INDEX_CODECS;
   if (!Array.isArray(indexCodecs) || indexCodecs.length === 0) config.fail(`"index_codecs" must be a non-empty list, got ${JSON.stringify(indexCodecs)}`);
   const indexLocation = config.oneOf<IndexLocation>("index_location", ["start", "end"], "end");
-  return new ShardingCodec(
-    { chunkShape: chunkShape as number[], codecs: codecs as CodecMetadata[], indexCodecs: indexCodecs as CodecMetadata[], indexLocation },
-    input,
-    context,
-  );
+  // Metadata decides how deep the inner chains nest; unbounded, it would decide the stack depth.
+  if (nesting >= MAX_SHARDING_DEPTH) config.fail(`sharding codecs nest more than ${MAX_SHARDING_DEPTH} deep`);
+  nesting++;
+  try {
+    return new ShardingCodec(
+      { chunkShape: chunkShape as number[], codecs: codecs as CodecMetadata[], indexCodecs: indexCodecs as CodecMetadata[], indexLocation },
+      input,
+      context,
+    );
+  } finally {
+    nesting--;
+  }
 });
