@@ -6,7 +6,9 @@
  * not depend on how concurrent calls interleave and a failing seed replays exactly.
  */
 import { StoreError, asAbortError } from "../src/errors.js";
+import { prng } from "../src/prng.js";
 import type { ByteRange, Store, StoreCallOptions } from "../src/store.js";
+import { mirrorCapabilities, sleep } from "./util.js";
 
 export type FaultMethod = "get" | "getRanges" | "set" | "delete" | "setRange" | "list" | "size";
 
@@ -70,12 +72,7 @@ export class FaultStore implements Store {
       maxDelayMs: options.maxDelayMs ?? 5,
     };
     this.#kinds = (Object.entries(this.#options.kinds) as [FaultKind, number][]).filter(([, w]) => w > 0);
-    if (!inner.set) this.set = undefined;
-    if (!inner.delete) this.delete = undefined;
-    if (!inner.list) this.list = undefined;
-    if (!inner.getRanges) this.getRanges = undefined;
-    if (!inner.setRange) this.setRange = undefined;
-    if (!inner.size) this.size = undefined;
+    mirrorCapabilities(this, inner);
   }
 
   /** Faults of one kind (all kinds when omitted). */
@@ -90,7 +87,7 @@ export class FaultStore implements Store {
     this.#calls.set(id, n + 1);
     const o = this.#options;
     if (!this.enabled || !o.methods.includes(method) || (o.keys && !o.keys(key))) return undefined;
-    const random = mulberry32(hash(`${o.seed}\u0000${id}\u0000${n}`));
+    const random = prng(hash(`${o.seed}\u0000${id}\u0000${n}`));
     if (random() >= o.rate) return undefined;
     const kinds = this.#kinds.filter(([kind]) => kind !== "lost" || WRITES.has(method));
     const total = kinds.reduce((s, [, w]) => s + w, 0);
@@ -165,21 +162,6 @@ export class FaultStore implements Store {
   };
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined, key: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(asAbortError(signal.reason, { key }));
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(asAbortError(signal?.reason, { key }));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
 /** Never settles, except by rejecting when `signal` aborts. Holds no timer: a hang must not keep a process alive. */
 function hang(signal: AbortSignal | undefined, key: string): Promise<never> {
   return new Promise((_, reject) => {
@@ -195,13 +177,3 @@ function hash(text: string): number {
   return h >>> 0;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

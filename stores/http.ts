@@ -26,6 +26,7 @@ import {
 } from "../src/errors.js";
 import { validateRange } from "../src/store.js";
 import type { ByteRange, Store, StoreCallOptions } from "../src/store.js";
+import { sleep } from "./util.js";
 
 export type HttpMethod = "GET" | "HEAD" | "PUT" | "DELETE";
 
@@ -660,19 +661,4 @@ async function readBody(
     offset += chunk.length;
   }
   return whole;
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined, key: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(asAbortError(signal.reason, { key }));
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(asAbortError(signal?.reason, { key }));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }

@@ -4,7 +4,7 @@
  * Both pass every capability of the wrapped store through unchanged.
  */
 import type { ByteRange, Store, StoreCallOptions } from "../src/store.js";
-import { asAbortError } from "../src/errors.js";
+import { mirrorCapabilities, sleep } from "./util.js";
 
 export interface CallRecord {
   method: "get" | "set" | "delete" | "getRanges" | "setRange" | "list" | "size";
@@ -21,12 +21,7 @@ export class CountingStore implements Store {
   maxInFlight = 0;
 
   constructor(readonly inner: Store) {
-    if (!inner.set) this.set = undefined;
-    if (!inner.delete) this.delete = undefined;
-    if (!inner.list) this.list = undefined;
-    if (!inner.getRanges) this.getRanges = undefined;
-    if (!inner.setRange) this.setRange = undefined;
-    if (!inner.size) this.size = undefined;
+    mirrorCapabilities(this, inner);
   }
 
   /** Calls of one method (all methods when omitted). */
@@ -99,18 +94,7 @@ export class LatencyStore implements Store {
   }
 
   private delay(signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (signal?.aborted) return reject(asAbortError(signal.reason));
-      const timer = setTimeout(() => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
-      }, this.latencyMs);
-      const onAbort = () => {
-        clearTimeout(timer);
-        reject(asAbortError(signal?.reason));
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-    });
+    return sleep(this.latencyMs, signal);
   }
 
   async get(key: string, range?: ByteRange, options?: StoreCallOptions): Promise<Uint8Array | undefined> {
