@@ -329,17 +329,8 @@ function sourceSelection(projection: Projection, origin: readonly number[], bloc
 // ---------------------------------------------------------------------------------------------
 // copying
 
-interface Counters {
-  arraysDone: number;
-  arraysTotal: number;
-  chunksRead: number;
-  bytesRead: number;
-  chunksWritten: number;
-  chunksTotal: number;
-  bytesWritten: number;
-  dataBytesDone: number;
-  dataBytesTotal: number;
-}
+/** The running totals behind CopyProgress events. */
+type Counters = Omit<CopyProgress, "path">;
 
 function resolveWorkers(options: CopyOptions, dataBytes: number): number | "auto" {
   const workers = options.workers ?? "auto";

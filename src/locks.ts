@@ -50,12 +50,7 @@ export async function acquireKey(store: Store, key: string, signal?: AbortSignal
     release();
     void tail.then(() => forget(table, key, lock, tail));
   };
-  try {
-    await waitFor(previous, signal);
-  } catch (error) {
-    done();
-    throw asAbortError(signal?.reason ?? error, { key });
-  }
+  await waitTurn(previous, signal, done, key);
   return done;
 }
 
@@ -76,13 +71,18 @@ export async function acquireShared(store: Store, key: string, signal?: AbortSig
     // newcomer in beside it.
     void previous.then(() => forget(table, key, lock, previous));
   };
+  await waitTurn(previous, signal, done, key);
+  return done;
+}
+
+/** Waits for the holder before us; on abort gives our place back and throws AbortError naming `key`. */
+async function waitTurn(previous: Promise<void>, signal: AbortSignal | undefined, giveBack: () => void, key: string): Promise<void> {
   try {
     await waitFor(previous, signal);
   } catch (error) {
-    done();
+    giveBack();
     throw asAbortError(signal?.reason ?? error, { key });
   }
-  return done;
 }
 
 function waitFor(promise: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
