@@ -5,7 +5,9 @@
  *
  *   npx tsx bench/workload.ts '{"kind":"read","impl":"zarrflow-auto","codec":"zstd-1","quick":true,"runs":1,"copyGiB":2}'
  */
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { promisify } from "node:util";
 import { mkdir, readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { create, openArray, slice, type ZarrArray } from "../src/index.js";
@@ -41,6 +43,8 @@ import { prepareSharded, shardLatency, shardPatch, shardedRead } from "./lib/sha
 const baseRssMiB = Math.round(process.memoryUsage().rss / MiB);
 
 type Dataset = { root: string; spec: (codec: string) => ArraySpec };
+
+const exec = promisify(execFile);
 
 function datasets(s: Sizes): Record<"full" | "latency" | "small" | "copy", Dataset> {
   const make = (name: string, shape: number[], chunks: number[]): Dataset => ({
@@ -201,6 +205,7 @@ async function streamedCopy(job: Job, ds: Dataset): Promise<Result[]> {
   const bytes = nbytes(spec.shape);
   const label = `copy ${(bytes / 2 ** 30).toFixed(2)} GiB zstd-1`;
   const src = await openCached(ds.root, spec.codec);
+  if (job.impl.startsWith("zarrflow-convert")) return [await convertCopy(job, ds.root, spec, bytes, label, job.impl.endsWith("-shards"))];
   const prefetchBytes = job.impl === "zarrflow-prefetch32" ? 32 * MiB : undefined;
   const options = prefetchBytes === undefined ? {} : { prefetchBytes };
   let dir = "";
@@ -237,6 +242,50 @@ async function streamedCopy(job: Job, ds: Dataset): Promise<Result[]> {
   return [
     result("4", label, impl, times, bytes, { extra: { sourceMiB: Math.round(bytes / MiB) } }),
   ];
+}
+
+/**
+ * `zarrflow copy` itself: the built CLI (dist/, rebuilt first, untimed) in a child process under
+ * /usr/bin/time, recompressing to zstd-3 with its default 256 MiB memory budget — into the same
+ * chunks, or (`sharded`) into 16 MiB shards of 4 × 2 × 2 source chunks. Peak RSS is the
+ * child's (time's %M).
+ */
+async function convertCopy(job: Job, root: string, spec: ReturnType<Dataset["spec"]>, bytes: number, label: string, sharded: boolean): Promise<Result> {
+  const shards = sharded ? spec.chunks.map((c, d) => (d === 0 ? c * 4 : Math.min(spec.shape[d], c * 2))) : undefined;
+  await exec("npx", ["tsc", "-p", "tsconfig.build.json"]);
+  let dir = "";
+  let peakKiB = 0;
+  const times = await timeRuns(
+    job.runs,
+    async () => {
+      const args = ["-f", "%M", process.execPath, "dist/src/cli.js", "copy", join(root, spec.codec), join(dir, "out")];
+      if (shards) args.push("--shards", shards.join(","));
+      args.push("--chunks", spec.chunks.join(","), "--codec", "zstd:3", "--memory", "256MiB", "--quiet");
+      const { stderr } = await exec("/usr/bin/time", args);
+      peakKiB = Math.max(peakKiB, Number(stderr.trim().split("\n").pop()));
+    },
+    {
+      setup: async () => {
+        dir = await scratch();
+      },
+      teardown: async (run) => {
+        if (run === job.runs) {
+          const dst = await openArray(new FileSystemStore(dir), { path: "out" });
+          const mid = spec.shape.map((s, d) => Math.floor(s / 2 / spec.chunks[d]) * spec.chunks[d]);
+          for (const origin of [mid, spec.shape.map((s, d) => s - spec.chunks[d])]) {
+            const got = await dst.read(origin.map((o, d) => slice(o, o + spec.chunks[d])), { workers: 0 });
+            verify(got.data as Uint16Array, got.shape, spec.shape, origin, 1024);
+          }
+        }
+        await rm(dir, { recursive: true, force: true });
+      },
+    },
+  );
+  const layout = shards ? `shards [${shards}] of chunks [${spec.chunks}]` : `chunks [${spec.chunks}]`;
+  const r = result("4", label, `zarrflow copy (CLI, built) → ${layout}, zstd-3, --memory 256MiB`, times, bytes, { extra: { sourceMiB: Math.round(bytes / MiB) } });
+  r.peakRssMiB = Math.round(peakKiB / 1024);
+  r.note = `peak RSS of the CLI process; ${r.peakRssMiB < 400 ? "RSS target met" : "RSS target missed"}`;
+  return r;
 }
 
 // ---------------------------------------------------------------------------------------------

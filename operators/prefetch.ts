@@ -23,6 +23,12 @@ export interface PrefetchOptions<I, O> {
    * that finishes with an item releases `sizeOf(item)`.
    */
   budget?: ByteBudget;
+  /**
+   * Fetched results held for a downstream that has not taken them yet (default: `concurrency`).
+   * With room for a round, requests keep going while compute is busy; a stage whose items are
+   * big and not counted by a byte budget (a write's chunk pieces) keeps this small.
+   */
+  queue?: number;
   sizeOf?: (item: O) => number;
   /** Observes the number of fetches in flight after each change (for tests and metrics). */
   onInFlight?: (inFlight: number) => void;
@@ -119,10 +125,10 @@ export function prefetch<I, O>(options: PrefetchOptions<I, O>): TransformStream<
     },
   },
   undefined,
-  // Room for a full round of fetched results downstream has not taken yet: with the default
-  // (0) the first unread result stops the intake, so a busy compute stage would hold back the
-  // next requests and IO would wait on compute instead of overlapping it. Memory stays bounded
-  // by the count here and by the byte budget.
-  { highWaterMark: concurrency },
+  // Room for fetched results downstream has not taken yet (`queue`): with none, the first
+  // unread result stops the intake, so a busy compute stage would hold back the next requests
+  // and IO would wait on compute instead of overlapping it. Memory stays bounded by this count
+  // and by the byte budget.
+  { highWaterMark: Math.max(0, Math.floor(options.queue ?? concurrency)) },
   );
 }

@@ -627,6 +627,9 @@ export class ZarrArray {
         .pipeThrough(
           prefetch<WriteJob, Merge>({
             concurrency: options.concurrency,
+            // Each job holds its chunk's new values (a whole shard's, for sharded arrays) and
+            // no byte budget counts them: queue one, not a round.
+            queue: 1,
             signal,
             fetch: async (job, fetchSignal) => {
               const release = await acquireKey(store, job.key, fetchSignal);
