@@ -170,6 +170,8 @@ export class HttpStore implements Store {
   /** The base URL, always ending in "/". */
   readonly url: string;
   readonly readOnly: boolean;
+  /** Attempts retried since the store was made (progress displays show it). */
+  retries = 0;
   readonly #base: URL;
   readonly #agent: Agent;
   readonly #headers: Record<string, string>;
@@ -416,6 +418,7 @@ export class HttpStore implements Store {
           throw final(error.retryAfterMs !== undefined && error.retryAfterMs > backoff ? ` (Retry-After ${error.retryAfterMs} ms exceeds the retry time limit)` : " (retry time limit reached)");
         }
         await sleep(delay, signal, key);
+        this.retries++;
       }
     }
   }

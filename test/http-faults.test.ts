@@ -107,8 +107,11 @@ describe("HttpStore under faults", () => {
   describe("retries", () => {
     it("503 then 200: retried, and the value is correct", async () => {
       a.handle = (req, res, n) => (n === 1 ? res.writeHead(503).end("busy") : serveValue(req, res));
-      expect(await store().get("k")).toEqual(VALUE);
+      const s = store();
+      expect(s.retries).toBe(0);
+      expect(await s.get("k")).toEqual(VALUE);
       expect(a.seen.map((s) => s.url)).toEqual(["/data/k", "/data/k"]);
+      expect(s.retries).toBe(1); // counted for progress displays
     });
 
     it("a connection reset in the middle of the body: retried, and the value is correct", async () => {
