@@ -14,6 +14,8 @@ import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { copyRegion, fillRegion } from "../src/copy.js";
 import { markRegion } from "../src/chunk-ops.js";
+import { innerOverlap } from "../src/shard-merge.js";
+import type { ShardingCodec } from "../src/codecs/sharding.js";
 import { closePools, type ChunkResult } from "../src/array.js";
 import { SelectionError, copyArray, create, openArray, slice, type CreateArrayOptions, type DataType, type NdArray, type SelectionItem, type Slice, type TypedArray } from "../src/index.js";
 import type { CodecMetadata } from "../src/codecs/codec.js";
@@ -381,6 +383,17 @@ describe("orthogonal selections: behaviour", () => {
     await array.write([[4, 4, 5]], Uint8Array.from([8, 9, 10]), { workers: 0 });
     expect(store.calls.filter((c) => c.method === "get").map((c) => c.key)).toEqual(["c/1"]);
     expect(Array.from((await array.read()).data as Uint8Array)).toEqual([6, 5, 7, 4, 9, 10, 1, 1]);
+  });
+
+  it("an inner chunk of a shard counts as covered by listed positions only when each in-bounds position is hit", async () => {
+    const array = await create(new MemoryStore(), { shape: [8], chunks: [4], shards: [8], dtype: "uint8", fillValue: 0, codecs: [BYTES] });
+    const codec = array.sharding as ShardingCodec;
+    const where = (index: number[]) => innerOverlap(codec, { chunkRegion: [{ start: 0, step: 1, count: index.length, index }], extent: [8] }, 0);
+    expect(where([3, 1, 0, 2]).complete).toBe(true);
+    // Four entries, three positions: a repeat does not cover position 3.
+    expect(where([0, 1, 1, 2]).complete).toBe(false);
+    expect(where([0, 1, 1, 2]).hits?.[0]).toMatchObject({ picks: [0, 1, 2, 3], at: [0, 1, 1, 2], distinct: 3 });
+    expect(where([5, 6]).hits).toBeUndefined();
   });
 
   it("reads each chunk once, however the indices are ordered", async () => {
