@@ -50,8 +50,11 @@ export interface Slab {
 export function* planSlabs(sel: readonly DimSelection[], unitShape: readonly number[], itemsize: number, slabBytes = SLAB_BYTES): Generator<Slab> {
   const total = product(sel.map((d) => d.count));
   if (total === 0) return;
-  const item = (d: DimSelection, first: number, count: number): SelectionItem =>
-    d.dropped ? d.start : { kind: "slice", start: d.start + first * d.step, stop: d.start + (first + count - 1) * d.step + 1, step: d.step };
+  const item = (d: DimSelection, first: number, count: number): SelectionItem => {
+    if (d.dropped) return d.start;
+    if (d.index) return d.index.slice(first, first + count);
+    return { kind: "slice", start: d.start + first * d.step, stop: d.start + (first + count - 1) * d.step + 1, step: d.step };
+  };
   const slab = (axis: number, first: number, count: number): Slab => {
     const selection = sel.map((d, i) => (i === axis ? item(d, first, count) : item(d, 0, d.count)));
     const shape: number[] = [];
@@ -72,8 +75,9 @@ export function* planSlabs(sel: readonly DimSelection[], unitShape: readonly num
   for (let j0 = 0; j0 < count; ) {
     // Take at least minRows positions, then extend to the end of the chunk row the last one is in.
     const end = Math.min(count, j0 + minRows);
+    // An index array visits chunks in any order: no alignment to keep, cut by count alone.
     const lastChunk = Math.floor((start + (end - 1) * step) / chunk);
-    const j1 = Math.min(count, Math.ceil(((lastChunk + 1) * chunk - start) / step));
+    const j1 = sel[axis].index ? end : Math.min(count, Math.ceil(((lastChunk + 1) * chunk - start) / step));
     yield slab(axis, j0, j1 - j0);
     j0 = j1;
   }

@@ -287,8 +287,9 @@ export class ZarrArray {
     return product(this.readChain.spec.shape) * this.itemsize;
   }
 
-  private *requests(sel: DimSelection[]): Generator<ChunkRequest> {
-    for (const projection of projectChunks(sel, this.metadata.shape, this.chunkShape)) {
+  /** The chunk requests of a selection; `dedupe` for writes (repeated indices: the last one wins). */
+  private *requests(sel: DimSelection[], dedupe = false): Generator<ChunkRequest> {
+    for (const projection of projectChunks(sel, this.metadata.shape, this.chunkShape, { dedupe })) {
       yield { key: this.chunkKey(projection.chunkCoords), projection };
     }
   }
@@ -462,7 +463,8 @@ export class ZarrArray {
       const shape = kept.map((i) => item.chunkRegion[i].count);
       return {
         coords: item.projection.chunkCoords,
-        region: kept.map((i) => ({ ...item.outRegion[i] })),
+        // A copy: listed regions are shared between projections.
+        region: kept.map((i) => copyRegionSpec(item.outRegion[i])),
         data: { data, shape, dtype: dataType },
       };
     };
@@ -524,7 +526,7 @@ export class ZarrArray {
     const itemsize = this.itemsize;
     const self = this;
     function* jobs(): Generator<WriteJob> {
-      for (const request of self.requests(sel)) {
+      for (const request of self.requests(sel, true)) {
         const { chunkRegion, outRegion, complete } = request.projection;
         const piece = source.kind === "scalar" ? bytesOf(source.words) : extractPiece(source.words, fullShape, outRegion, itemsize, source.k, recycler.take);
         const extent = self.chunkExtent(request.projection.chunkCoords);
@@ -774,11 +776,30 @@ function innerProjections(
 ): ChunkProjection[] {
   const origin = shard.chunkCoords.map((c, d) => c * shardShape[d]);
   const extent = shardShape.map((s, d) => Math.min(s, arrayShape[d] - origin[d]));
-  const sub: DimSelection[] = shard.chunkRegion.map((r) => ({ start: r.start, step: r.step, count: r.count, dropped: false }));
+  const sub: DimSelection[] = shard.chunkRegion.map((r) =>
+    r.index ? { start: 0, step: 1, count: r.count, dropped: false, index: r.index } : { start: r.start, step: r.step, count: r.count, dropped: false },
+  );
   const out: ChunkProjection[] = [];
   for (const p of projectChunks(sub, extent, innerShape)) {
-    p.outRegion = p.outRegion.map((r, d) => ({ start: r.start + shard.outRegion[d].start, step: 1, count: r.count }));
+    p.outRegion = p.outRegion.map((r, d) => composeOut(shard.outRegion[d], r));
     out.push(p);
   }
   return out;
+}
+
+/**
+ * Output positions of an inner projection: `inner` selects positions of the shard's selection,
+ * which `shard` places in the output. Both are unit-stride or listed (see projectChunks).
+ */
+function composeOut(shard: Region, inner: Region): Region {
+  if (!shard.index && !inner.index) return { start: inner.start + shard.start, step: 1, count: inner.count };
+  const at = (r: Region, j: number): number => (r.index ? r.index[j] : r.start + j * r.step);
+  const index = new Array<number>(inner.count);
+  for (let j = 0; j < inner.count; j++) index[j] = at(shard, at(inner, j));
+  return { start: 0, step: 1, count: inner.count, index };
+}
+
+/** A region with its own copy of any index list. */
+function copyRegionSpec(r: Region): Region {
+  return r.index ? { ...r, index: r.index.slice() } : { ...r };
 }

@@ -8,7 +8,7 @@
  */
 import type { CodecChain } from "./codecs/chain.js";
 import type { MaybePromise } from "./codecs/codec.js";
-import { copyRegion, fillRegion, wordView, type Words } from "./copy.js";
+import { copyRegion, fillRegion, isListed, offsetTables, wordView, type Words } from "./copy.js";
 import { DATA_TYPES, allocate, bytesOf, product, viewAs, type DataType, type TypedArray } from "./dtype.js";
 import type { NdArray } from "./ndarray.js";
 import type { Region } from "./selection.js";
@@ -100,7 +100,8 @@ export function mergeEncode(
 
 /** True when `region` is every element of a chunk of `shape`, in order. */
 function coversChunk(region: readonly Region[], shape: readonly number[]): boolean {
-  return region.length === shape.length && region.every((r, d) => r.start === 0 && r.step === 1 && r.count === shape[d]);
+  // A listed region (index array) may hold every position, but not in order: never "covers".
+  return region.length === shape.length && region.every((r, d) => r.index === undefined && r.start === 0 && r.step === 1 && r.count === shape[d]);
 }
 
 /** The region covering a whole compact block of these counts. */
@@ -178,6 +179,7 @@ export function maskedMerge(base: Words, values: Words, mask: Uint8Array, k: num
 export function markRegion(mask: Uint8Array, shape: readonly number[], region: readonly Region[]): number {
   const ndim = shape.length;
   if (region.some((r) => r.count === 0)) return 0;
+  if (isListed(region)) return markListed(mask, shape, region);
   if (ndim === 0) {
     const fresh = mask[0] === 0 ? 1 : 0;
     mask[0] = 1;
@@ -207,6 +209,33 @@ export function markRegion(mask: Uint8Array, shape: readonly number[], region: r
       base += region[axis].step * strides[axis];
       if (++counter[axis] < region[axis].count) break;
       base -= region[axis].step * strides[axis] * region[axis].count;
+      counter[axis] = 0;
+    }
+    if (axis < 0) return fresh;
+  }
+}
+
+/** markRegion for a region with listed (index-array) dimensions: repeated positions count once. */
+function markListed(mask: Uint8Array, shape: readonly number[], region: readonly Region[]): number {
+  const tables = offsetTables("mask", shape, region, mask.length, 1);
+  const rank = tables.length;
+  const last = rank - 1;
+  const counter = new Array<number>(rank).fill(0);
+  let fresh = 0;
+  for (;;) {
+    let base = 0;
+    for (let axis = 0; axis < last; axis++) base += tables[axis]![counter[axis]!]!;
+    const inner = tables[last]!;
+    for (let j = 0; j < inner.length; j++) {
+      const p = base + inner[j]!;
+      if (mask[p] === 0) {
+        mask[p] = 1;
+        fresh++;
+      }
+    }
+    let axis = last - 1;
+    for (; axis >= 0; axis--) {
+      if (++counter[axis]! < tables[axis]!.length) break;
       counter[axis] = 0;
     }
     if (axis < 0) return fresh;

@@ -283,7 +283,7 @@ export function copyBlockShape(projection: Projection, storedChunks: readonly nu
     const dst = storedChunks[d];
     const { step, start } = selection[i];
     // Source chunk edges line up with the copy's only for unit steps starting on a chunk edge.
-    if (step !== 1 || start % readUnit[i] !== 0) return Math.max(1, Math.min(dst, shape[d]));
+    if (step !== 1 || start % readUnit[i] !== 0 || selection[i].index) return Math.max(1, Math.min(dst, shape[d]));
     const lcm = (dst / gcd(dst, readUnit[i])) * readUnit[i];
     return Math.max(1, Math.min(lcm <= 4 * Math.max(dst, readUnit[i]) ? lcm : dst, shape[d]));
   });
@@ -322,6 +322,7 @@ function sourceSelection(projection: Projection, origin: readonly number[], bloc
     const k = projection.kept.indexOf(i);
     const first = origin[k];
     const count = Math.min(block[k], shape[k] - first);
+    if (d.index) return d.index.slice(first, first + count);
     return slice(d.start + first * d.step, d.start + (first + count - 1) * d.step + 1, d.step);
   });
 }
@@ -402,7 +403,8 @@ async function copyPlanned(plan: ArrayCopyPlan, dstStore: Store, options: CopyOp
         // stored within the block, so this runs at most a block ahead of the store.
         counters.dataBytesDone += value.data.data.byteLength;
         const item: WriteItem = {
-          selection: value.region.map((r, d) => slice(origin[d] + r.start, origin[d] + r.start + r.count)),
+          // A listed region (the source selection has an index array) is written as an index array.
+          selection: value.region.map((r, d) => (r.index ? r.index.map((p) => origin[d] + p) : slice(origin[d] + r.start, origin[d] + r.start + r.count))),
           data: value.data,
         };
         await writer.write(item);

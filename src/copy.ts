@@ -162,6 +162,10 @@ export function copyRegion(
       throw new RangeError(`region counts differ on axis ${i}: destination ${dstRegion[i]!.count}, source ${srcRegion[i]!.count}`);
     }
   }
+  if (isListed(dstRegion) || isListed(srcRegion)) {
+    copyListed(dst, dstShape, dstRegion, src, srcShape, srcRegion, k);
+    return;
+  }
   checkRegion("destination", dstShape, dstRegion, dst.length, k);
   checkRegion("source", srcShape, srcRegion, src.length, k);
   for (const r of dstRegion) if (r.count === 0) return;
@@ -222,6 +226,10 @@ export function fillRegion(
     throw new TypeError(`fillRegion needs a value of the array's type, got ${value.constructor.name} for ${dst.constructor.name}`);
   }
   if (value.length < k) throw new RangeError(`fill value has ${value.length} slots, an element needs ${k}`);
+  if (isListed(dstRegion)) {
+    fillListed(dst, dstShape, dstRegion, value, k);
+    return;
+  }
   checkRegion("destination", dstShape, dstRegion, dst.length, k);
   for (const r of dstRegion) if (r.count === 0) return;
 
@@ -269,6 +277,119 @@ export function fillRegion(
     }
     if (axis < 0) return;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Listed regions (index arrays)
+//
+// A dimension with an `index` list visits arbitrary positions (unordered, possibly repeated),
+// so none of the merging above applies. These kernels are deliberately plain: per dimension a
+// table of slot offsets, an odometer over the outer dimensions and a loop over the innermost
+// table. Only selections with index arrays come here; strided boxes never do.
+
+/** True when some dimension of the region lists its positions. */
+export function isListed(region: readonly Region[]): boolean {
+  for (let i = 0; i < region.length; i++) if (region[i]!.index !== undefined) return true;
+  return false;
+}
+
+/**
+ * Per dimension, the slot offset of each selected position (validated against the shape):
+ * `index[j]` or `start + j*step`, times the dimension's stride.
+ */
+export function offsetTables(which: string, shape: readonly number[], region: readonly Region[], length: number, k: number): Float64Array[] {
+  if (shape.length !== region.length) {
+    throw new RangeError(`${which} region has ${region.length} dimensions but the ${which} shape has ${shape.length}`);
+  }
+  const strides = stridesOf(shape, k);
+  if (length < k * shape.reduce((n, s) => n * s, 1)) {
+    throw new RangeError(`${which} array has ${length} slots, its shape [${shape.join(", ")}] needs ${k * shape.reduce((n, s) => n * s, 1)}`);
+  }
+  return region.map((r, i) => {
+    const { start, step, count, index } = r;
+    const extent = shape[i]!;
+    if (!Number.isSafeInteger(count) || count < 0 || (index !== undefined && index.length !== count)) {
+      throw new RangeError(`${which} region on axis ${i} is malformed: count ${count}${index ? `, ${index.length} listed` : ""}`);
+    }
+    const table = new Float64Array(count);
+    for (let j = 0; j < count; j++) {
+      const at = index !== undefined ? index[j]! : start + j * step;
+      if (!Number.isSafeInteger(at) || at < 0 || at >= extent) {
+        throw new RangeError(`${which} region on axis ${i} selects position ${at}, outside the size ${extent}`);
+      }
+      table[j] = at * strides[i]!;
+    }
+    return table;
+  });
+}
+
+/**
+ * Calls `visit(dstOffset, srcOffset)` for every element of the box, in C order of the box,
+ * given the offset tables of both sides (the source ones may be the destination's).
+ */
+function walkTables(dst: Float64Array[], src: Float64Array[], visit: (d: number, s: number) => void): void {
+  const rank = dst.length;
+  for (const t of dst) if (t.length === 0) return;
+  if (rank === 0) {
+    visit(0, 0);
+    return;
+  }
+  const last = rank - 1;
+  const innerDst = dst[last]!;
+  const innerSrc = src[last]!;
+  const n = innerDst.length;
+  const counter = new Array<number>(rank).fill(0);
+  let dstBase = 0;
+  let srcBase = 0;
+  for (let axis = 0; axis < last; axis++) {
+    dstBase += dst[axis]![0]!;
+    srcBase += src[axis]![0]!;
+  }
+  for (;;) {
+    for (let j = 0; j < n; j++) visit(dstBase + innerDst[j]!, srcBase + innerSrc[j]!);
+    let axis = last - 1;
+    for (; axis >= 0; axis--) {
+      const d = dst[axis]!;
+      const s = src[axis]!;
+      const c = counter[axis]!;
+      dstBase -= d[c]!;
+      srcBase -= s[c]!;
+      const next = c + 1 < d.length ? c + 1 : 0;
+      counter[axis] = next;
+      dstBase += d[next]!;
+      srcBase += s[next]!;
+      if (next !== 0) break;
+    }
+    if (axis < 0) return;
+  }
+}
+
+function copyListed(
+  dst: Words,
+  dstShape: readonly number[],
+  dstRegion: readonly Region[],
+  src: Words,
+  srcShape: readonly number[],
+  srcRegion: readonly Region[],
+  k: number,
+): void {
+  const dstTables = offsetTables("destination", dstShape, dstRegion, dst.length, k);
+  const srcTables = offsetTables("source", srcShape, srcRegion, src.length, k);
+  const d = dst as Slots;
+  const s = src as Slots;
+  if (k === 1) walkTables(dstTables, srcTables, (di, si) => void (d[di] = s[si]!));
+  else walkTables(dstTables, srcTables, (di, si) => {
+    for (let q = 0; q < k; q++) d[di + q] = s[si + q]!;
+  });
+}
+
+function fillListed(dst: Words, dstShape: readonly number[], dstRegion: readonly Region[], value: Words, k: number): void {
+  const tables = offsetTables("destination", dstShape, dstRegion, dst.length, k);
+  const d = dst as Slots;
+  const v = value as Slots;
+  walkTables(tables, tables, (di) => {
+    for (let q = 0; q < k; q++) d[di + q] = v[q]!;
+  });
 }
 
 /**

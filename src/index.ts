@@ -27,7 +27,7 @@ export {
   type CreateArrayOptions,
   type CreateGroupOptions,
 } from "./hierarchy.js";
-export { slice, parseSelection, normalizeSelection, type Selection, type SelectionItem, type Slice } from "./selection.js";
+export { slice, parseSelection, normalizeSelection, type IndexArray, type Selection, type SelectionItem, type Slice } from "./selection.js";
 export {
   DATA_TYPES,
   dataTypeInfo,

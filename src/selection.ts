@@ -1,11 +1,12 @@
 /**
  * Selections and their projection onto the chunk grid.
  *
- * A user selection (NumPy-like: integers, slices, `...`, or the same as text) is first
- * normalised against the array shape into one `DimSelection` per dimension — an arithmetic
- * progression `start, start+step, …` of `count` indices. Everything downstream (the read and
- * write engines, the copy kernels) works on those progressions only, so the NumPy corner cases
- * (negative indices, clamping, ellipsis expansion) live in exactly one place.
+ * A user selection (NumPy-like: integers, slices, `...`, or the same as text; per dimension
+ * also an array of integers or a boolean mask — "orthogonal indexing") is first normalised
+ * against the array shape into one `DimSelection` per dimension — an arithmetic progression
+ * `start, start+step, …` of `count` indices, or an explicit list of in-bounds indices.
+ * Everything downstream works on those two forms only, so the NumPy corner cases (negative
+ * indices, clamping, ellipsis expansion) live in exactly one place.
  *
  * `projectChunks` then splits a normalised selection into per-chunk pieces: for each touched
  * chunk, which strided box inside the chunk is selected and where that box lands in the
@@ -40,8 +41,28 @@ export function slice(start?: number | null, stop?: number | null, step?: number
 
 export const ELLIPSIS = "...";
 
-/** One indexer: an integer (dimension dropped), a slice, `null` (the whole dimension) or `...`. */
-export type SelectionItem = number | Slice | null | typeof ELLIPSIS;
+/**
+ * An orthogonal index array: integers (negative count from the end; any order; repeats allowed)
+ * or a boolean mask as long as the dimension (selects where true).
+ */
+export type IndexArray =
+  | readonly number[]
+  | readonly boolean[]
+  | Int8Array
+  | Uint8Array
+  | Uint8ClampedArray
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | BigInt64Array
+  | BigUint64Array;
+
+/**
+ * One indexer: an integer (dimension dropped), a slice, `null` (the whole dimension), `...`,
+ * or an index array (one result entry per index, in the given order).
+ */
+export type SelectionItem = number | Slice | null | typeof ELLIPSIS | IndexArray;
 
 /** A selection: text (`"0:10, ::2"`), a list of items, or `null`/`undefined` for everything. */
 export type Selection = string | readonly SelectionItem[] | null | undefined;
@@ -50,12 +71,16 @@ export type Selection = string | readonly SelectionItem[] | null | undefined;
  * A normalised selection along one dimension: element indices `start + i*step` for
  * `0 <= i < count`, all in bounds. `dropped` marks integer indexers, whose dimension does not
  * appear in the output shape (count is then 1).
+ *
+ * With `index` (an index array), the indices are `index[i]` instead (in bounds, any order,
+ * repeats allowed; `count === index.length`); `start` is then 0 and `step` 1, meaningless.
  */
 export interface DimSelection {
   start: number;
   step: number;
   count: number;
   dropped: boolean;
+  index?: number[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -186,6 +211,11 @@ export function checkReadSize(elements: number, itemsize: number, context: Error
 
 function normalizeItem(item: unknown, axis: number, size: number, fail: (message: string) => never): DimSelection {
   if (item === null) return { start: 0, step: 1, count: size, dropped: false };
+  if (Array.isArray(item) || isIntegerView(item)) {
+    const { count, index } = normalizeIndexArray(item as ArrayLike<unknown>, axis, size, fail);
+    return { start: 0, step: 1, count, dropped: false, index };
+  }
+  if (ArrayBuffer.isView(item)) fail(`an index array on axis ${axis} must hold integers, got a ${item.constructor.name}`);
 
   if (typeof item === "number") {
     if (!Number.isSafeInteger(item)) fail(`index ${item} on axis ${axis} is not an integer`);
@@ -218,6 +248,57 @@ function normalizeItem(item: unknown, axis: number, size: number, fail: (message
   return fail(`invalid indexer on axis ${axis}: ${describe(item)}`);
 }
 
+/** Integer typed arrays (not float ones: NumPy refuses float index arrays too). */
+function isIntegerView(value: unknown): boolean {
+  return (
+    value instanceof Int8Array ||
+    value instanceof Uint8Array ||
+    value instanceof Uint8ClampedArray ||
+    value instanceof Int16Array ||
+    value instanceof Uint16Array ||
+    value instanceof Int32Array ||
+    value instanceof Uint32Array ||
+    value instanceof BigInt64Array ||
+    value instanceof BigUint64Array
+  );
+}
+
+/**
+ * An index array → its in-bounds indices. Integers follow the rules of a single integer index
+ * (negatives count from the end); a boolean array is a mask, as long as the dimension. An
+ * empty array selects nothing (NumPy allows it); a mix of booleans and numbers is refused.
+ */
+function normalizeIndexArray(
+  item: ArrayLike<unknown>,
+  axis: number,
+  size: number,
+  fail: (message: string) => never,
+): { count: number; index: number[] } {
+  const n = item.length;
+  if (n > 0 && typeof item[0] === "boolean") {
+    if (n !== size) fail(`boolean index on axis ${axis} has length ${n}, the dimension has size ${size}`);
+    const index: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const flag = item[i];
+      if (typeof flag !== "boolean") fail(`boolean index on axis ${axis} holds ${describe(flag)} at position ${i}`);
+      if (flag) index.push(i);
+    }
+    return { count: index.length, index };
+  }
+  const index = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const raw = item[i];
+    const value = typeof raw === "bigint" && raw >= BigInt(Number.MIN_SAFE_INTEGER) && raw <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(raw) : raw;
+    if (typeof value !== "number" || !Number.isSafeInteger(value)) {
+      fail(`index array on axis ${axis} holds ${describe(raw)} at position ${i}, not an integer`);
+    }
+    const at = (value as number) < 0 ? (value as number) + size : (value as number);
+    if (at < 0 || at >= size) fail(`index ${value as number} is out of bounds for axis ${axis} with size ${size}`);
+    index[i] = at;
+  }
+  return { count: n, index };
+}
+
 function describe(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value);
   if (typeof value === "bigint") return `${value}n`;
@@ -237,11 +318,28 @@ export function selectionShape(sel: readonly DimSelection[]): number[] {
 // Chunk projection
 // ---------------------------------------------------------------------------------------------
 
-/** One dimension of a strided box: indices `start + i*step` for `0 <= i < count`. */
+/**
+ * One dimension of a strided box: indices `start + i*step` for `0 <= i < count`.
+ *
+ * With `index`, the indices are listed instead: `index[i]` for `0 <= i < count` (count equals
+ * its length; start/step are then ignored). Index arrays project to listed regions on both
+ * sides — positions inside the chunk, and positions in the output — which the copy kernels walk
+ * with a separate, generic loop, so strided boxes keep their fast path. A listed region may be
+ * shared between projections: treat it as read-only.
+ */
 export interface Region {
   start: number;
   step: number;
   count: number;
+  index?: number[];
+}
+
+export interface ProjectOptions {
+  /**
+   * For writes: when an index array repeats a position, keep only its last occurrence (NumPy
+   * assignment semantics: the last value wins), so each chunk position is written once.
+   */
+  dedupe?: boolean;
 }
 
 export interface ChunkProjection {
@@ -270,7 +368,13 @@ export interface ChunkProjection {
  * - step > chunk: every selected index falls in its own chunk, and the chunks in between are
  *   skipped ("sparse" mode, entry i = selected index i).
  */
-class DimChunks {
+interface DimProjection {
+  readonly length: number;
+  /** Fills dimension `axis` of a projection with entry `i`; returns whether that dimension is complete. */
+  fill(i: number, axis: number, coords: number[], chunkRegion: Region[], outRegion: Region[]): boolean;
+}
+
+class DimChunks implements DimProjection {
   readonly length: number;
   private readonly sparse: boolean;
   private readonly firstChunk: number;
@@ -288,7 +392,6 @@ class DimChunks {
     else this.length = Math.floor((start + step * (count - 1)) / chunk) - this.firstChunk + 1;
   }
 
-  /** Fills dimension `axis` of a projection with entry `i`; returns whether that dimension is complete. */
   fill(i: number, axis: number, coords: number[], chunkRegion: Region[], outRegion: Region[]): boolean {
     const { start, step, count } = this.sel;
     const chunk = this.chunk;
@@ -313,6 +416,87 @@ class DimChunks {
   }
 }
 
+/** The indices of an index array that fall in one chunk: where they are in the chunk, and in the output. */
+interface IndexGroup {
+  chunkIndex: number;
+  chunk: Region;
+  out: Region;
+  complete: boolean;
+}
+
+/**
+ * The chunks touched by an index-array dimension: its indices grouped by chunk (in chunk
+ * order), so that each chunk is fetched and decoded once however the indices are ordered.
+ * Built eagerly — it is proportional to the index array, which the caller holds anyway.
+ */
+class IndexDimChunks implements DimProjection {
+  readonly length: number;
+  private readonly groups: IndexGroup[];
+
+  constructor(index: readonly number[], chunk: number, size: number, dedupe: boolean) {
+    // Positions in the output, stably sorted by chunk: within a chunk they stay in output order.
+    const chunkOf = index.map((p) => Math.floor(p / chunk));
+    const order = Array.from(chunkOf.keys()).sort((a, b) => chunkOf[a]! - chunkOf[b]! || a - b);
+    this.groups = [];
+    for (let g = 0; g < order.length; ) {
+      const chunkIndex = chunkOf[order[g]!]!;
+      let end = g;
+      while (end < order.length && chunkOf[order[end]!] === chunkIndex) end++;
+      this.groups.push(indexGroup(index, order.slice(g, end), chunkIndex, chunk, size, dedupe));
+      g = end;
+    }
+    this.length = this.groups.length;
+  }
+
+  fill(i: number, axis: number, coords: number[], chunkRegion: Region[], outRegion: Region[]): boolean {
+    const group = this.groups[i]!;
+    coords[axis] = group.chunkIndex;
+    // Fresh region objects, as for slices; the index lists themselves are shared (read-only).
+    chunkRegion[axis] = { ...group.chunk };
+    outRegion[axis] = { ...group.out };
+    return group.complete;
+  }
+}
+
+/**
+ * One chunk's share of an index array, from the output positions `outs` (ascending) whose
+ * indices fall in it. Deduplicated (for writes), each chunk position keeps the last output
+ * position that names it. Runs that happen to be progressions (a single index, a sorted
+ * stretch) become plain strided regions and take the fast copy path.
+ */
+function indexGroup(index: readonly number[], outs: number[], chunkIndex: number, chunk: number, size: number, dedupe: boolean): IndexGroup {
+  const origin = chunkIndex * chunk;
+  let at = outs.map((o) => index[o]! - origin);
+  let from = outs;
+  const distinct = new Map<number, number>();
+  for (let j = 0; j < at.length; j++) distinct.set(at[j]!, from[j]!); // later occurrences overwrite
+  if (dedupe && distinct.size < at.length) {
+    // Sorted by chunk position: neighbours in memory, and a stable order for tests.
+    at = [...distinct.keys()].sort((a, b) => a - b);
+    from = at.map((p) => distinct.get(p)!);
+  }
+  const complete = distinct.size === Math.min(chunk, size - origin);
+  // Output regions stay unit-stride or listed, as for slices (readChunks consumers rely on it).
+  return { chunkIndex, chunk: listedRegion(at, false), out: listedRegion(from, true), complete };
+}
+
+/** A list of positions as a region: strided when it is an increasing progression, listed otherwise. */
+function listedRegion(positions: number[], unitStep: boolean): Region {
+  const progression = progressionOf(positions);
+  if (progression && (!unitStep || progression.step === 1)) return progression;
+  return { start: 0, step: 1, count: positions.length, index: positions };
+}
+
+function progressionOf(positions: readonly number[]): Region | undefined {
+  const n = positions.length;
+  if (n === 0) return undefined;
+  const start = positions[0]!;
+  const step = n > 1 ? positions[1]! - start : 1;
+  if (step < 1) return undefined;
+  for (let j = 2; j < n; j++) if (positions[j]! - positions[j - 1]! !== step) return undefined;
+  return { start, step, count: n };
+}
+
 function checkGrid(sel: readonly DimSelection[], chunkShape: readonly number[], shape?: readonly number[]): void {
   if (sel.length !== chunkShape.length || (shape !== undefined && shape.length !== sel.length)) {
     throw new RangeError(
@@ -335,12 +519,18 @@ export function projectChunks(
   sel: readonly DimSelection[],
   shape: readonly number[],
   chunkShape: readonly number[],
+  options: ProjectOptions = {},
 ): Generator<ChunkProjection> {
   checkGrid(sel, chunkShape, shape);
-  return iterateChunks(sel.map((d, axis) => new DimChunks(d, chunkShape[axis]!, shape[axis]!)));
+  const dedupe = options.dedupe ?? false;
+  return iterateChunks(sel.map((d, axis) => dimChunks(d, chunkShape[axis]!, shape[axis]!, dedupe)));
 }
 
-function* iterateChunks(dims: readonly DimChunks[]): Generator<ChunkProjection> {
+function dimChunks(sel: DimSelection, chunk: number, size: number, dedupe: boolean): DimProjection {
+  return sel.index ? new IndexDimChunks(sel.index, chunk, size, dedupe) : new DimChunks(sel, chunk, size);
+}
+
+function* iterateChunks(dims: readonly DimProjection[]): Generator<ChunkProjection> {
   const rank = dims.length;
   for (const d of dims) if (d.length === 0) return;
   // Odometer over per-dimension entry positions, last dimension fastest (C order).
@@ -371,7 +561,9 @@ export function countChunks(sel: readonly DimSelection[], chunkShape: readonly n
   let total = 1;
   for (let axis = 0; axis < sel.length; axis++) {
     // The size only matters for the `complete` flag, not for which chunks are touched.
-    total *= new DimChunks(sel[axis]!, chunkShape[axis]!, Infinity).length;
+    const d = sel[axis]!;
+    const chunk = chunkShape[axis]!;
+    total *= d.index ? new Set(d.index.map((p) => Math.floor(p / chunk))).size : new DimChunks(d, chunk, Infinity).length;
   }
   return total;
 }

@@ -25,13 +25,49 @@ export interface ShardMergeItem {
   key: string;
 }
 
+
+/**
+ * Where a region meets one inner chunk along one dimension: positions m0..m0+count-1 of the
+ * region, or for a listed region (index array) the positions `picks` of the region, landing at
+ * `at` inside the inner chunk; `distinct` counts the different positions hit.
+ */
+interface Hit {
+  m0: number;
+  count: number;
+  picks?: number[];
+  at?: number[];
+  distinct: number;
+}
+
+/** Listed overlaps by region and inner-chunk origin: each is asked for once per inner chunk of the shard. */
+const listedHits = new WeakMap<Region, Map<string, Hit | undefined>>();
+
 /** Where a strided region meets the box [origin, origin + size): selected positions m0.. of the region. */
-function overlap(region: Region, origin: number, size: number): { m0: number; count: number } | undefined {
+function overlap(region: Region, origin: number, size: number): Hit | undefined {
   const { start, step, count } = region;
   const m0 = Math.max(0, Math.ceil((origin - start) / step));
   if (m0 >= count) return undefined;
   const m1 = Math.min(count - 1, Math.floor((origin + size - 1 - start) / step));
-  return m1 >= m0 ? { m0, count: m1 - m0 + 1 } : undefined;
+  return m1 >= m0 ? { m0, count: m1 - m0 + 1, distinct: m1 - m0 + 1 } : undefined;
+}
+
+function overlapAny(region: Region, origin: number, size: number): Hit | undefined {
+  if (region.index === undefined) return overlap(region, origin, size);
+  let cache = listedHits.get(region);
+  if (!cache) listedHits.set(region, (cache = new Map()));
+  const key = `${origin}:${size}`;
+  if (cache.has(key)) return cache.get(key);
+  const picks: number[] = [];
+  const at: number[] = [];
+  region.index.forEach((p, j) => {
+    if (p >= origin && p < origin + size) {
+      picks.push(j);
+      at.push(p - origin);
+    }
+  });
+  const hit = picks.length ? { m0: 0, count: picks.length, picks, at, distinct: new Set(at).size } : undefined;
+  cache.set(key, hit);
+  return hit;
 }
 
 /** Runs step(0..n-1) in order, synchronously until one returns a Promise. */
@@ -54,13 +90,13 @@ export function innerOverlap(codec: ShardingCodec, item: Pick<ShardMergeItem, "c
   const origin = coords.map((c, d) => c * innerShape[d]);
   const inside = origin.map((o, d) => Math.min(innerShape[d], item.extent[d] - o));
   if (inside.some((n) => n <= 0)) return { coords, origin, inside, outside: true as const, hits: undefined };
-  const hits: { m0: number; count: number }[] = [];
+  const hits: Hit[] = [];
   for (let d = 0; d < origin.length; d++) {
-    const hit = overlap(item.chunkRegion[d], origin[d], innerShape[d]);
+    const hit = overlapAny(item.chunkRegion[d], origin[d], innerShape[d]);
     if (!hit) return { coords, origin, inside, outside: false as const, hits: undefined };
     hits.push(hit);
   }
-  return { coords, origin, inside, outside: false as const, hits, complete: hits.every((h, d) => h.count === inside[d]) };
+  return { coords, origin, inside, outside: false as const, hits, complete: hits.every((h, d) => h.distinct === inside[d]) };
 }
 
 /**
@@ -86,9 +122,14 @@ export function mergeInner(
   const key = `${item.key}[${coords}]`;
   const merge = (base: TypedArray): MaybePromise<Uint8Array | undefined> => {
     const view = wordView(bytesOf(base), itemsize);
-    const dst = hits.map((h, d) => ({ start: item.chunkRegion[d].start + h.m0 * item.chunkRegion[d].step - origin[d], step: item.chunkRegion[d].step, count: h.count }));
+    const dst: Region[] = hits.map((h, d) =>
+      h.at ? { start: 0, step: 1, count: h.count, index: h.at } : { start: item.chunkRegion[d].start + h.m0 * item.chunkRegion[d].step - origin[d], step: item.chunkRegion[d].step, count: h.count },
+    );
     if (item.scalar) fillRegion(view.words, innerShape, dst, source, view.k);
-    else copyRegion(view.words, innerShape, dst, source, item.chunkRegion.map((r) => r.count), hits.map((h) => ({ start: h.m0, step: 1, count: h.count })), view.k);
+    else {
+      const src: Region[] = hits.map((h) => (h.picks ? { start: 0, step: 1, count: h.count, index: h.picks } : { start: h.m0, step: 1, count: h.count }));
+      copyRegion(view.words, innerShape, dst, source, item.chunkRegion.map((r) => r.count), src, view.k);
+    }
     if (!keepEmpty && isAllFill(view.words, fillWords, view.k)) return undefined;
     return codec.innerChain.encode({ data: base, shape: innerShape, dtype: dataType }, key);
   };

@@ -94,7 +94,8 @@ export function createWriter(array: ZarrArray, options: WriterOptions = {}): Wri
       const sel = normalizeSelection(selection, array.shape, { path: array.path });
       const fullShape = sel.map((d) => d.count);
       const source = valueSource(data, dataType, selectionShape(sel), { path: array.path });
-      for (const projection of projectChunks(sel, array.shape, chunkShape)) {
+      // Deduplicated: an index repeated within one item keeps its last value (later items win anyway).
+      for (const projection of projectChunks(sel, array.shape, chunkShape, { dedupe: true })) {
         const key = array.chunkKey(projection.chunkCoords);
         const { chunkRegion, outRegion } = projection;
         if (projection.complete) {

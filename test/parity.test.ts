@@ -108,26 +108,33 @@ function forEachIndex(counts: readonly number[], visit: (index: number[], k: num
   }
 }
 
-/** One dimension of a write or read: an integer index (dimension dropped) or a strided range. */
-type Dim = { index: number } | { start: number; stop: number; step: number };
+/**
+ * One dimension of a write or read: an integer index (dimension dropped), a strided range, or
+ * an index array (orthogonal indexing: unsorted, repeated; non-negative here).
+ */
+type Dim = { index: number } | { start: number; stop: number; step: number } | { list: number[] };
 
 function range(start: number, stop: number, step = 1): Dim {
   return { start, stop, step };
 }
 
 function toSelection(dims: readonly Dim[]): Selection {
-  return dims.map((d) => ("index" in d ? d.index : slice(d.start, d.stop, d.step)));
+  return dims.map((d) => ("index" in d ? d.index : "list" in d ? d.list : slice(d.start, d.stop, d.step)));
 }
 
-/** Per dimension: first index, step and count (dropped dimensions have count 1). */
-function normalized(dims: readonly Dim[]): { start: number; step: number; count: number }[] {
+/** Per dimension: first index, step and count (dropped dimensions have count 1), or the listed indices. */
+function normalized(dims: readonly Dim[]): { start: number; step: number; count: number; list?: number[] }[] {
   return dims.map((d) =>
-    "index" in d ? { start: d.index, step: 1, count: 1 } : { start: d.start, step: d.step, count: Math.max(0, Math.ceil((d.stop - d.start) / d.step)) },
+    "index" in d
+      ? { start: d.index, step: 1, count: 1 }
+      : "list" in d
+        ? { start: 0, step: 1, count: d.list.length, list: d.list }
+        : { start: d.start, step: d.step, count: Math.max(0, Math.ceil((d.stop - d.start) / d.step)) },
   );
 }
 
 function describeDims(dims: readonly Dim[]): string {
-  return `[${dims.map((d) => ("index" in d ? String(d.index) : `${d.start}:${d.stop}${d.step === 1 ? "" : `:${d.step}`}`)).join(", ")}]`;
+  return `[${dims.map((d) => ("index" in d ? String(d.index) : "list" in d ? `[${d.list}]` : `${d.start}:${d.stop}${d.step === 1 ? "" : `:${d.step}`}`)).join(", ")}]`;
 }
 
 /** The flat positions (C order of the whole array) of a selection's elements, in the selection's C order. */
@@ -139,7 +146,7 @@ function positions(dims: readonly Dim[], shape: readonly number[]): number[] {
     sel.map((d) => d.count),
     (index) => {
       let p = 0;
-      for (let d = 0; d < index.length; d++) p += (sel[d].start + index[d] * sel[d].step) * strides[d];
+      for (let d = 0; d < index.length; d++) p += (sel[d].list ? sel[d].list![index[d]] : sel[d].start + index[d] * sel[d].step) * strides[d];
       out.push(p);
     },
   );
@@ -237,6 +244,16 @@ const SEQUENCES: Sequence[] = [
         dims: shape.map((n, d) => range(0, Math.min(n, Math.max(1, Math.floor(Math.ceil(n / chunks[d]) / 2)) * chunks[d]))),
         value: "fill-scalar",
       },
+    ],
+  },
+  {
+    name: "permuted and repeated",
+    // Index arrays: unsorted, with repeats (the last value wins), mixed with slices, and a scalar.
+    ops: ({ shape }) => [
+      { dims: frac(shape, 0.1, 0.8), value: "random" },
+      { dims: shape.map((n) => ({ list: [n - 1, 0, Math.floor(n / 2), 1, n - 1, Math.floor(n / 3), 0] })), value: "random" },
+      { dims: shape.map((n, d) => (d === 0 ? { list: [Math.floor(n / 2), 2, 2, n - 3] } : range(1, n, 3))), value: "random-scalar" },
+      { dims: shape.map((n) => ({ list: [...Array(n).keys()].reverse() })), value: "random" },
     ],
   },
   {
@@ -579,6 +596,11 @@ describe.each(CHAINS)("$name ($dtype, fill $fillValue)", (chain) => {
       const subWant = new CTORS[chain.dtype](positions(subDims, layout.shape).map((p) => expected[p]));
       const subProblem = compareElements(bytesOf(sub.data), bytesOf(subWant), itemsize, chain.dtype, `read ${describeDims(subDims)} workers=2`);
       if (subProblem) problems.push(subProblem);
+      const listDims: Dim[] = layout.shape.map((n) => ({ list: [n - 1, 2, 2, Math.floor(n / 2), 0] }));
+      const listed = await array.read(toSelection(listDims), { pool, concurrency: 4 });
+      const listWant = new CTORS[chain.dtype](positions(listDims, layout.shape).map((p) => expected[p]));
+      const listProblem = compareElements(bytesOf(listed.data), bytesOf(listWant), itemsize, chain.dtype, `read ${describeDims(listDims)} workers=2`);
+      if (listProblem) problems.push(listProblem);
 
       if (problems.length) expect.fail(`${problems.join("\n")}\n(writes: ${ops.map((op) => op.describe).join("; ")})`);
     });

@@ -141,7 +141,7 @@ describe("normalizeSelection", () => {
   it("rejects bad steps, non-integers and wrong types", () => {
     expect(() => normalizeSelection([slice(null, null, 0)], [5])).toThrow(/step must be >= 1/);
     expect(() => normalizeSelection([slice(null, null, -1)], [5])).toThrow(/step must be >= 1/);
-    const bad: unknown[] = [1.5, NaN, Infinity, "1", "..", true, {}, [1], 1n, undefined, { kind: "slice", start: 0.5, stop: null, step: null }, { kind: "slice", start: null, stop: "3", step: null }];
+    const bad: unknown[] = [1.5, NaN, Infinity, "1", "..", true, {}, [1.5], 1n, undefined, { kind: "slice", start: 0.5, stop: null, step: null }, { kind: "slice", start: null, stop: "3", step: null }];
     for (const item of bad) {
       expect(() => normalizeSelection([item] as never, [5]), String(item)).toThrow(SelectionError);
     }
@@ -369,5 +369,183 @@ describe("projectChunks", () => {
   it("validates ranks and chunk sizes eagerly", () => {
     expect(() => projectChunks([], [1], [1])).toThrow(RangeError);
     expect(() => projectChunks(normalizeSelection(null, [4]), [4], [0])).toThrow(RangeError);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Orthogonal index arrays
+// ---------------------------------------------------------------------------------------------
+
+describe("index arrays (orthogonal indexing)", () => {
+  const list = (index: number[]): DimSelection => ({ start: 0, step: 1, count: index.length, dropped: false, index });
+
+  it("normalise negatives, keep order and repeats, per dimension", () => {
+    expect(normalizeSelection([[3, -1, 0, 3], slice(1, 3)], [5, 4])).toEqual([list([3, 4, 0, 3]), { start: 1, step: 1, count: 2, dropped: false }]);
+    expect(selectionShape(normalizeSelection([[2, 2, 2], 1, [-4]], [3, 4, 4]))).toEqual([3, 1]);
+  });
+
+  it("accept every integer typed array, including 64-bit ones", () => {
+    const want = [list([1, 4, 0])];
+    const arrays = [
+      Int8Array.from([1, -1, 0]),
+      Uint8Array.from([1, 4, 0]),
+      Uint8ClampedArray.from([1, 4, 0]),
+      Int16Array.from([1, -1, 0]),
+      Uint16Array.from([1, 4, 0]),
+      Int32Array.from([1, -1, 0]),
+      Uint32Array.from([1, 4, 0]),
+    ];
+    for (const array of arrays) expect(normalizeSelection([array], [5]), array.constructor.name).toEqual(want);
+    expect(normalizeSelection([BigInt64Array.from([1n, -1n, 0n])], [5])).toEqual(want);
+    expect(normalizeSelection([BigUint64Array.from([1n, 4n, 0n])], [5])).toEqual(want);
+  });
+
+  it("take a boolean mask as long as the dimension", () => {
+    expect(normalizeSelection([[true, false, false, true, true]], [5])).toEqual([list([0, 3, 4])]);
+    expect(normalizeSelection([[false, false]], [2])).toEqual([list([])]);
+  });
+
+  it("allow an empty index array (nothing selected)", () => {
+    const sel = normalizeSelection([[], null], [5, 3]);
+    expect(sel[0]).toEqual(list([]));
+    expect(selectionShape(sel)).toEqual([0, 3]);
+    expect([...projectChunks(sel, [5, 3], [2, 2])]).toEqual([]);
+    expect(countChunks(sel, [2, 2])).toBe(0);
+  });
+
+  it("refuse out-of-bounds, non-integer and mixed entries, float arrays and bad masks with a SelectionError naming the array", () => {
+    const bad: [unknown, RegExp][] = [
+      [[0, 5], /index 5 is out of bounds for axis 0 with size 5/],
+      [[-6], /index -6 is out of bounds for axis 0 with size 5/],
+      [[1, 1.5], /holds 1.5 at position 1, not an integer/],
+      [[1, "2"], /holds "2" at position 1/],
+      [[1, null], /holds null at position 1/],
+      [[NaN], /not an integer/],
+      [[2 ** 53], /not an integer/],
+      [[true, 1, false, true, true], /boolean index on axis 0 holds 1 at position 1/],
+      [[true, false], /boolean index on axis 0 has length 2, the dimension has size 5/],
+      [[1, true], /holds true at position 1/],
+      [new Float64Array([1, 2]), /must hold integers, got a Float64Array/],
+      [new Float32Array([1]), /must hold integers/],
+      [BigInt64Array.from([5n]), /index 5 is out of bounds/],
+      [BigInt64Array.from([2n ** 60n]), /not an integer/],
+    ];
+    for (const [item, pattern] of bad) {
+      let error: unknown;
+      try {
+        normalizeSelection([item] as never, [5], { path: "grid/t" });
+      } catch (e) {
+        error = e;
+      }
+      expect(error, String(item)).toBeInstanceOf(SelectionError);
+      expect((error as SelectionError).path).toBe("grid/t");
+      expect((error as Error).message, String(item)).toMatch(pattern);
+    }
+  });
+
+  it("count towards the selection size limit", () => {
+    const big = Array.from({ length: 1000 }, (_, i) => i);
+    // 1000 × 1e6 × 1e6 = 1e15 elements is the limit; one more index goes over it.
+    expect(() => normalizeSelection([big, null, null], [1000, 1e6, 1e6])).not.toThrow();
+    expect(() => normalizeSelection([[...big, 0], null, null], [1000, 1e6, 1e6])).toThrow(/more than the 1000000000000000/);
+  });
+
+  it("project permuted indices chunk by chunk, in chunk order, each chunk once", () => {
+    // Chunks of 3 over [10]: 7 → chunk 2, 1 → chunk 0, 8 → chunk 2, 0 → chunk 0, 4 → chunk 1.
+    const sel = normalizeSelection([[7, 1, 8, 0, 4]], [10]);
+    const got = [...projectChunks(sel, [10], [3])];
+    expect(got.map((p) => p.chunkCoords)).toEqual([[0], [1], [2]]);
+    expect(got.map((p) => p.chunkRegion[0])).toEqual([
+      { start: 0, step: 1, count: 2, index: [1, 0] }, // descending in the chunk: listed
+      { start: 1, step: 1, count: 1 }, // one index: a plain region
+      { start: 1, step: 1, count: 2 }, // 7, 8 ascending: a progression
+    ]);
+    expect(got.map((p) => p.outRegion[0])).toEqual([
+      { start: 0, step: 1, count: 2, index: [1, 3] },
+      { start: 4, step: 1, count: 1 },
+      { start: 0, step: 1, count: 2, index: [0, 2] }, // outputs 0 and 2: not unit-stride, listed
+    ]);
+    expect(countChunks(sel, [3])).toBe(3);
+  });
+
+  it("keep repeats for reads and only the last occurrence for writes (dedupe)", () => {
+    const sel = normalizeSelection([[2, 0, 2, 1, 0]], [3]);
+    const read = [...projectChunks(sel, [3], [3])];
+    expect(read).toHaveLength(1);
+    expect(read[0].chunkRegion[0]).toEqual({ start: 0, step: 1, count: 5, index: [2, 0, 2, 1, 0] });
+    expect(read[0].outRegion[0]).toEqual({ start: 0, step: 1, count: 5 });
+    expect(read[0].complete).toBe(true); // all three positions are hit
+    const write = [...projectChunks(sel, [3], [3], { dedupe: true })];
+    // Positions 0, 1, 2 take outputs 4, 3, 2: the last occurrence of each.
+    expect(write[0].chunkRegion[0]).toEqual({ start: 0, step: 1, count: 3 });
+    expect(write[0].outRegion[0]).toEqual({ start: 0, step: 1, count: 3, index: [4, 3, 2] });
+    expect(write[0].complete).toBe(true);
+    // A repeated index does not make a chunk complete.
+    const twice = normalizeSelection([[0, 0, 1]], [6]);
+    expect([...projectChunks(twice, [6], [3], { dedupe: true })].map((p) => p.complete)).toEqual([false]);
+    expect([...projectChunks(twice, [6], [3])].map((p) => p.complete)).toEqual([false]);
+  });
+
+  it("match a brute-force reference with repeats, negatives and mixed slices (reads and deduplicated writes)", () => {
+    const rand = prng(777);
+    const pos = (r: { start: number; step: number; index?: number[] }, j: number) => (r.index ? r.index[j] : r.start + j * r.step);
+    for (let t = 0; t < 300; t++) {
+      const rank = 1 + Math.floor(rand() * 3);
+      const shape = Array.from({ length: rank }, () => 1 + Math.floor(rand() * 12));
+      const chunkShape = shape.map((n) => 1 + Math.floor(rand() * (n + 1)));
+      const items: SelectionItem[] = shape.map((n) => {
+        if (rand() < 0.5) return randomItem(rand, n);
+        const length = Math.floor(rand() * 2 * n);
+        return Array.from({ length }, () => Math.floor(rand() * 2 * n) - n);
+      });
+      const sel = normalizeSelection(items, shape);
+      const outShape = sel.map((d) => d.count);
+      const label = JSON.stringify({ shape, chunkShape, items });
+      // Reference: every (array element, output element) pair, and per array element its last output.
+      const pairs: string[] = [];
+      const last = new Map<number, number>();
+      const chunkOf = new Map<string, Set<number>>();
+      for (const o of indices(outShape)) {
+        const g = o.map((j, a) => pos(sel[a]!, j));
+        pairs.push(`${flat(g, shape)}>${flat(o, outShape)}`);
+        last.set(flat(g, shape), flat(o, outShape));
+        const c = key(g.map((v, a) => Math.floor(v / chunkShape[a]!)));
+        if (!chunkOf.has(c)) chunkOf.set(c, new Set());
+        chunkOf.get(c)!.add(flat(g, shape));
+      }
+      const grid = shape.map((n, a) => Math.ceil(n / chunkShape[a]!));
+      const chunks = [...indices(grid)].map(key).filter((k) => chunkOf.has(k));
+
+      for (const dedupe of [false, true]) {
+        const got: string[] = [];
+        const gotLast = new Map<number, number>();
+        const projections = [...projectChunks(sel, shape, chunkShape, { dedupe })];
+        expect(projections.map((p) => key(p.chunkCoords)), label).toEqual(chunks);
+        for (const p of projections) {
+          const counts = p.chunkRegion.map((r) => r.count);
+          expect(p.outRegion.map((r) => r.count), label).toEqual(counts);
+          // Output regions are unit-stride or listed (readChunks consumers rely on it).
+          for (const r of p.outRegion) expect(r.index !== undefined || r.step === 1, label).toBe(true);
+          const inBounds = p.chunkCoords.reduce((n, c, a) => n * Math.min(chunkShape[a]!, shape[a]! - c * chunkShape[a]!), 1);
+          expect(p.complete, label).toBe(chunkOf.get(key(p.chunkCoords))!.size === inBounds);
+          for (const i of indices(counts)) {
+            const g = i.map((j, a) => {
+              const local = pos(p.chunkRegion[a]!, j);
+              expect(local >= 0 && local < chunkShape[a]!, label).toBe(true);
+              return p.chunkCoords[a]! * chunkShape[a]! + local;
+            });
+            const o = i.map((j, a) => pos(p.outRegion[a]!, j));
+            got.push(`${flat(g, shape)}>${flat(o, outShape)}`);
+            if (dedupe) {
+              expect(gotLast.has(flat(g, shape)), `${label}: written twice`).toBe(false);
+              gotLast.set(flat(g, shape), flat(o, outShape));
+            }
+          }
+        }
+        if (dedupe) expect(gotLast, label).toEqual(last);
+        else expect(got.sort(), label).toEqual([...pairs].sort());
+      }
+      expect(countChunks(sel, chunkShape), label).toBe(chunks.length);
+    }
   });
 });

@@ -127,20 +127,26 @@ function expectSameData(got: TypedArray, want: TypedArray, what: string): void {
 
 // --- the reference model: a flat C-order typed array and NumPy-like basic selections ----------
 
-/** A selection item the model understands: an integer (may be negative) or [start, stop, step?]. */
-type Item = number | [number, number, number?];
+/**
+ * A selection item the model understands: an integer (may be negative), [start, stop, step?],
+ * or `{ list }`, an index array (orthogonal indexing: any order, repeats, negatives).
+ */
+type Item = number | [number, number, number?] | { list: number[] };
 
 interface Dim {
   start: number;
   step: number;
   count: number;
   dropped: boolean;
+  /** The indices of an index array (then start/step are unused). */
+  index?: number[];
 }
 
 function normalize(items: readonly Item[], shape: readonly number[]): Dim[] {
   return shape.map((n, d) => {
     const item = items[d] ?? [0, n];
     if (typeof item === "number") return { start: item < 0 ? item + n : item, step: 1, count: 1, dropped: true };
+    if ("list" in item) return { start: 0, step: 1, count: item.list.length, dropped: false, index: item.list.map((i) => (i < 0 ? i + n : i)) };
     const [a, b, step = 1] = item;
     const start = Math.min(n, a < 0 ? a + n : a);
     const stop = Math.min(n, b < 0 ? b + n : b);
@@ -149,7 +155,7 @@ function normalize(items: readonly Item[], shape: readonly number[]): Dim[] {
 }
 
 function toSelection(items: readonly Item[]): SelectionItem[] {
-  return items.map((item) => (typeof item === "number" ? item : slice(item[0], item[1], item[2] ?? 1)));
+  return items.map((item) => (typeof item === "number" ? item : "list" in item ? item.list : slice(item[0], item[1], item[2] ?? 1)));
 }
 
 function strides(shape: readonly number[]): number[] {
@@ -169,7 +175,8 @@ function eachSelected(dims: Dim[], shape: readonly number[], visit: (flat: numbe
   let position = 0;
   for (;;) {
     let flat = 0;
-    for (let d = 0; d < dims.length; d++) flat += (dims[d].start + counter[d] * dims[d].step) * st[d];
+    for (let d = 0; d < dims.length; d++) flat += (dims[d].index ? dims[d].index![counter[d]] : dims[d].start + counter[d] * dims[d].step) * st[d];
+    // In C order of the selection, so a repeated index ends with its last value (NumPy assignment).
     visit(flat, position++);
     let d = dims.length - 1;
     for (; d >= 0; d--) {
@@ -547,8 +554,13 @@ const INNER_CHAINS = [
   { name: "bytes+zstd", codecs: (dtype: TestDType): CodecMetadata[] => [dtype === "uint8" ? { name: "bytes" } : BYTES_LE, ZSTD] },
 ];
 
-type SeqName = "full" | "partial middle" | "single element" | "overlapping" | "ends in fill" | "ends in partial fill";
-const SEQUENCES: SeqName[] = ["full", "partial middle", "single element", "overlapping", "ends in fill", "ends in partial fill"];
+type SeqName = "full" | "partial middle" | "single element" | "overlapping" | "ends in fill" | "ends in partial fill" | "permuted and repeated";
+const SEQUENCES: SeqName[] = ["full", "partial middle", "single element", "overlapping", "ends in fill", "ends in partial fill", "permuted and repeated"];
+
+/** A permuted index array for a dimension of n (≥ 4): unsorted, with a repeat and a negative index. */
+function permuted(n: number): Item {
+  return { list: [n - 1, 0, Math.floor(n / 2), 1, n - 1, -2, Math.floor(n / 3)] };
+}
 
 /** The write sequence, built for a shape (values seeded, so every configuration gets the same). */
 function sequence(name: SeqName, layout: Layout): Op[] {
@@ -578,6 +590,15 @@ function sequence(name: SeqName, layout: Layout): Op[] {
     }
     case "ends in partial fill":
       return [op(all), op(shape.map((n) => [1, Math.ceil(n * 0.8)]), fill)];
+    case "permuted and repeated":
+      // Index arrays on every dimension, then mixed with slices, a scalar, and repeats whose last value wins.
+      return [
+        op(mid),
+        op(shape.map(permuted)),
+        op(shape.map((n, d) => (d === 0 ? { list: [Math.floor(n / 2), 2, 2, -1] } : [1, n, 3]))),
+        op(shape.map((n, d) => (d === shape.length - 1 ? { list: [-3, 1, Math.floor(n / 4)] } : [0, n])), fill),
+        op(shape.map((n) => ({ list: [3, 3, 3, n - 2] }))),
+      ];
   }
 }
 
@@ -738,6 +759,8 @@ describe("codecs around the sharding codec take the whole-shard path", () => {
       { items: [[0, 23], [0, 19]], value: randomValues("int16", 23 * 19, prng(1)) },
       { items: [[3, 17], [5, 16]], value: randomValues("int16", 14 * 11, prng(2)) },
       { items: [[21, 23], [-1, 19]], value: -7 },
+      // Issue 4: a permuted, repeated selection through the whole-shard path.
+      { items: [{ list: [20, 3, 3, -1, 11] }, [2, 17, 3]], value: randomValues("int16", 5 * 5, prng(5)) },
     ];
     for (const op of ops) {
       store.reset();
@@ -753,6 +776,12 @@ describe("codecs around the sharding codec take the whole-shard path", () => {
     expect(store.calls.map((c) => [c.method, c.range])).toEqual(new Array(4).fill(["get", undefined]));
     expect(new Set(store.calls.map((c) => c.key)).size).toBe(4);
     expectSameData((await array.read(null, { pool })).data, model, "full read on the pool");
+    for (const permutedItems of [[{ list: [22, 0, 13, 0] }, { list: [18, -19, 9] }], [[5, 20, 4], { list: [10, 2, 10] }]] as Item[][]) {
+      store.reset();
+      const what = `permuted read ${JSON.stringify(permutedItems)}`;
+      expectSameData((await array.read(toSelection(permutedItems), { pool })).data, extract(model, shape, permutedItems), what);
+      expect(store.calls.every((c) => c.method === "get" && c.range === undefined), what).toBe(true);
+    }
     const shard = mem.map.get("c/0/0")!;
     expect([shard[0], shard[1]]).toEqual([0x1f, 0x8b]);
     // Inside the gzip stream is a shard with its index at the end.
@@ -770,6 +799,8 @@ describe("codecs around the sharding codec take the whole-shard path", () => {
       { items: [[2, 19], [1, 18]], value: randomValues("uint16", 17 * 17, prng(3)) },
       { items: [[9, 12], [6, 10]], value: 77 },
       { items: [[0, 23, 3], [0, 19, 4]], value: randomValues("uint16", 8 * 5, prng(4)) },
+      // Issue 4: permuted and repeated indices through the transposed whole-shard path.
+      { items: [{ list: [12, -1, 12, 4] }, { list: [7, 0, 15, 8, 0] }], value: randomValues("uint16", 4 * 5, prng(6)) },
     ];
     for (const op of ops) {
       store.reset();
@@ -777,7 +808,7 @@ describe("codecs around the sharding codec take the whole-shard path", () => {
       applyOp(model, shape, op);
       expect(store.count("setRange")).toBe(0);
     }
-    for (const items of [[[9, 12], [6, 10]], [[5, 6], [0, 19]], [[0, 23, 7], [3, 4]]] as Item[][]) {
+    for (const items of [[[9, 12], [6, 10]], [[5, 6], [0, 19]], [[0, 23, 7], [3, 4]], [{ list: [22, 9, 10, 9] }, { list: [-1, 3, 8, 7] }]] as Item[][]) {
       store.reset();
       expectSameData((await array.read(toSelection(items), { workers: 0 })).data, extract(model, shape, items), `read ${JSON.stringify(items)}`);
       expect(store.calls.every((c) => c.method === "get" && c.range === undefined)).toBe(true);
