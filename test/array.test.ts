@@ -33,12 +33,12 @@ import {
   type NdArray,
   type Scalar,
   type SelectionItem,
-  type Slice,
   type Store,
   type TypedArray,
 } from "../src/index.js";
 import { FileSystemStore, LatencyStore, MemoryStore } from "../stores/index.js";
 import { prng } from "./helpers/prng.js";
+import { indicesOf } from "./helpers/reference.js";
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -55,20 +55,6 @@ function randomData(dataType: DataType, count: number, rnd: () => number): Typed
   const bytes = new Uint8Array(count * itemsize);
   for (let i = 0; i < bytes.length; i++) bytes[i] = kind === "b" ? (rnd() < 0.5 ? 1 : 0) : Math.floor(rnd() * 256);
   return new ctor(bytes.buffer, 0, count * slots);
-}
-
-/** Python slice.indices for a positive step, and integer indexing — an independent reference. */
-function indicesOf(item: SelectionItem, size: number): { list: number[]; dropped: boolean } {
-  if (item === null || item === "...") return { list: [...Array(size).keys()], dropped: false };
-  if (typeof item === "number") return { list: [item < 0 ? item + size : item], dropped: true };
-  const s = item as Slice;
-  const step = s.step ?? 1;
-  const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + size : v, 0), size);
-  const start = s.start === null ? 0 : clamp(s.start);
-  const stop = s.stop === null ? size : clamp(s.stop);
-  const list: number[] = [];
-  for (let i = start; i < stop; i += step) list.push(i);
-  return { list, dropped: false };
 }
 
 /** A plain model of an array: every element's bytes, C order. */

@@ -24,6 +24,7 @@ import { WorkerPool } from "../operators/pool.js";
 import { CountingStore, FileSystemStore, MemoryStore } from "../stores/index.js";
 import { fromNodeReadable, planSlabs, toNodeReadable } from "../operators/node.js";
 import { prng } from "./helpers/prng.js";
+import { indicesOf } from "./helpers/reference.js";
 
 const pool = new WorkerPool({ size: 2 });
 afterAll(async () => {
@@ -42,25 +43,6 @@ function randomValues(dtype: DType, count: number, rnd: () => number): Values {
   const out = new CTORS[dtype](count);
   for (let i = 0; i < count; i++) out[i] = dtype === "float64" ? Math.round((rnd() - 0.5) * 1e6) / 8 : Math.floor(rnd() * 60000) % (dtype === "uint8" ? 256 : 30000);
   return out;
-}
-
-/** The indices one selection item picks on a dimension of `size` — an independent reference. */
-function indicesOf(item: SelectionItem | undefined, size: number): { list: number[]; dropped: boolean } {
-  if (item === null || item === undefined || item === "...") return { list: [...Array(size).keys()], dropped: false };
-  if (typeof item === "number") return { list: [item < 0 ? item + size : item], dropped: true };
-  if (Array.isArray(item) || ArrayBuffer.isView(item)) {
-    const raw = Array.from(item as ArrayLike<number | bigint | boolean>);
-    if (typeof raw[0] === "boolean") return { list: raw.flatMap((b, i) => (b ? [i] : [])), dropped: false };
-    return { list: raw.map((v) => Number(v)).map((v) => (v < 0 ? v + size : v)), dropped: false };
-  }
-  const s = item as Slice;
-  const step = s.step ?? 1;
-  const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + size : v, 0), size);
-  const start = s.start === null ? 0 : clamp(s.start);
-  const stop = s.stop === null ? size : clamp(s.stop);
-  const list: number[] = [];
-  for (let i = start; i < stop; i += step) list.push(i);
-  return { list, dropped: false };
 }
 
 /** A plain model: the whole array as a flat C-order typed array. */
