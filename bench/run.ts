@@ -88,7 +88,7 @@ function jobs(args: Args): Job[] {
   if (args.only.has("small")) {
     for (const op of ["read", "write"] as const) for (const impl of ["zarrflow-inline", "zarrflow-pool2", "zarrita"]) job("small", impl, { op });
   }
-  if (args.only.has("copy")) for (const impl of ["zarrflow", "zarrflow-prefetch32", "zarrflow-convert", "zarrflow-convert-shards", "idle", "zarrita"]) job("copy", impl);
+  if (args.only.has("copy")) for (const impl of ["zarrflow", "zarrflow-prefetch32", "zarrflow-convert", "zarrflow-convert-shards", "zarrflow-convert-shards-mmap", "idle", "zarrita"]) job("copy", impl);
   if (args.only.has("ceiling")) job("ceiling", "zarrflow");
   if (args.only.has("sharded-read")) {
     for (const variant of ["local", "latency", "slab-latency"]) {
