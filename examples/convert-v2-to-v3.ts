@@ -13,7 +13,7 @@ import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { closePools, copyArray, create, open, openArray, parseCompression, verifyCopy, type CopyProgress, NodeNotFoundError } from "../src/index.js";
 import { FileSystemStore } from "../stores/index.js";
-import { ProgressReporter, progressMode } from "../src/cli/progress.js";
+import { ProgressReporter, copySnapshot, progressMode } from "../src/cli/progress.js";
 import { formatBytes, formatDuration, formatRate } from "../src/cli/format.js";
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { planes: { type: "string" } } });
@@ -66,14 +66,6 @@ const source = await openArray(sampleStore);
 const destination = new FileSystemStore(outPath);
 const chunkPlanes = Math.min(8, source.shape[0]);
 const progress = new ProgressReporter("convert", { mode: progressMode({}) });
-const snapshot = (p: CopyProgress) => ({
-  chunksDone: p.chunksWritten,
-  chunksTotal: p.chunksTotal,
-  bytesRead: p.bytesRead,
-  bytesWritten: p.bytesWritten,
-  dataBytesDone: p.dataBytesDone,
-  dataBytesTotal: p.dataBytesTotal,
-});
 let last: CopyProgress | undefined;
 const summary = await copyArray(source, destination, {
   zarrFormat: 3,
@@ -84,10 +76,10 @@ const summary = await copyArray(source, destination, {
   overwrite: true,
   onProgress: (p) => {
     last = p;
-    progress.update(snapshot(p));
+    progress.update(copySnapshot(p));
   },
 });
-if (last) progress.done(snapshot(last));
+if (last) progress.done(copySnapshot(last));
 
 const copy = await openArray(destination);
 const started = performance.now();

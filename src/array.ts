@@ -534,8 +534,10 @@ export class ZarrArray {
       }
     }
     const total = countChunks(sel, this.chunkShape);
-    // Pieces of whole chunks are all one size: reuse them once encoded.
-    const recycler = new BufferRecycler(product(this.chunkShape) * itemsize);
+    // Pieces of whole chunks are all one size: reuse them once encoded (at most 64 MiB of
+    // spares, so a write of big shards does not hoard them).
+    const pieceBytes = product(this.chunkShape) * itemsize;
+    const recycler = new BufferRecycler(pieceBytes, Math.max(1, Math.min(32, Math.floor((64 << 20) / pieceBytes))));
     await this.runWrite(streamFromIterator(jobs()), total, options, recycler);
   }
 

@@ -38,7 +38,7 @@ import {
 } from "../src/index.js";
 import { FileSystemStore, LatencyStore, MemoryStore } from "../stores/index.js";
 import { prng } from "./helpers/prng.js";
-import { indicesOf } from "./helpers/reference.js";
+import { selectionOffsets } from "./helpers/reference.js";
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -74,16 +74,7 @@ class Model {
 
   /** Flat element offsets of a selection in C order, and its shape. */
   positions(selection: SelectionItem[]): { offsets: number[]; shape: number[] } {
-    const dims = this.shape.map((size, d) => indicesOf(d < selection.length ? selection[d] : null, size));
-    const shape = dims.filter((d) => !d.dropped).map((d) => d.list.length);
-    const strides = this.shape.map((_, d) => product(this.shape.slice(d + 1)));
-    let offsets = [0];
-    dims.forEach((dim, d) => {
-      const next: number[] = [];
-      for (const base of offsets) for (const i of dim.list) next.push(base + i * strides[d]);
-      offsets = next;
-    });
-    return { offsets, shape };
+    return selectionOffsets(this.shape, selection);
   }
 
   write(selection: SelectionItem[], value: TypedArray | Scalar): void {

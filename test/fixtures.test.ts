@@ -29,6 +29,7 @@ import {
   type TypedArray,
 } from "../src/index.js";
 import { FileSystemStore } from "../stores/index.js";
+import { V2_DATA_TYPES } from "./helpers/reference.js";
 
 const FIXTURES = fileURLToPath(new URL("../../shared/fixtures/", import.meta.url));
 const ZARRITA = path.join(FIXTURES, "zarrita");
@@ -164,27 +165,9 @@ const fsStore = (store: StoreName): FileSystemStore => new FileSystemStore(store
 // ---------------------------------------------------------------------------------------------
 // value helpers
 
-/** v2 typestrings and v3 names → zarrflow data types (only the numeric ones zarrflow has). */
-const V2_DTYPES: Record<string, DataType> = {
-  b1: "bool",
-  i1: "int8",
-  i2: "int16",
-  i4: "int32",
-  i8: "int64",
-  u1: "uint8",
-  u2: "uint16",
-  u4: "uint32",
-  u8: "uint64",
-  f2: "float16",
-  f4: "float32",
-  f8: "float64",
-  c8: "complex64",
-  c16: "complex128",
-};
-
 function expectedDataType(entry: ArrayEntry): DataType {
   if (entry.format === 3) return entry.data_type as DataType;
-  const dataType = V2_DTYPES[entry.data_type.slice(1)];
+  const dataType = V2_DATA_TYPES[entry.data_type.slice(1)];
   if (!dataType) throw new Error(`no zarrflow data type for ${entry.data_type}`);
   return dataType;
 }
@@ -313,7 +296,7 @@ const SUPPORTED_CODECS = new Set(["bytes", "transpose", "gzip", "zlib", "zstd", 
 
 function ruleSaysSupported(store: StoreName, arrayPath: string): boolean {
   const { dataType, codecs } = declaredFeatures(store, arrayPath);
-  const v3Name = store.startsWith("v2/") ? V2_DTYPES[dataType.replace(/^[<>|=]/, "")] : dataType;
+  const v3Name = store.startsWith("v2/") ? V2_DATA_TYPES[dataType.replace(/^[<>|=]/, "")] : dataType;
   const shardingOk = shardingRegistered();
   return (
     v3Name !== undefined &&

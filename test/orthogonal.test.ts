@@ -24,7 +24,7 @@ import { WorkerPool } from "../operators/pool.js";
 import { CountingStore, FileSystemStore, MemoryStore } from "../stores/index.js";
 import { fromNodeReadable, planSlabs, toNodeReadable } from "../operators/node.js";
 import { prng } from "./helpers/prng.js";
-import { indicesOf } from "./helpers/reference.js";
+import { selectionOffsets } from "./helpers/reference.js";
 
 const pool = new WorkerPool({ size: 2 });
 afterAll(async () => {
@@ -58,15 +58,7 @@ class Model {
 
   /** Flat offsets of a selection in its C order (repeats included), and the result shape. */
   positions(selection: readonly SelectionItem[]): { offsets: number[]; shape: number[] } {
-    const dims = this.shape.map((size, d) => indicesOf(selection[d], size));
-    const strides = this.shape.map((_, d) => product(this.shape.slice(d + 1)));
-    let offsets = [0];
-    dims.forEach((dim, d) => {
-      const next: number[] = [];
-      for (const base of offsets) for (const i of dim.list) next.push(base + i * strides[d]);
-      offsets = next;
-    });
-    return { offsets, shape: dims.filter((d) => !d.dropped).map((d) => d.list.length) };
+    return selectionOffsets(this.shape, selection);
   }
 
   /** Assignment in C order of the selection: a repeated position ends with its last value. */

@@ -37,6 +37,7 @@ import {
 } from "../src/index.js";
 import { FileSystemStore } from "../stores/index.js";
 import { prng } from "./helpers/prng.js";
+import { V2_DATA_TYPES } from "./helpers/reference.js";
 
 const SCRIPT = fileURLToPath(new URL("./python/zarr2_interop.py", import.meta.url));
 const SKIP = process.env.ZARRFLOW_SKIP_PYTHON === "1";
@@ -94,23 +95,6 @@ function runPython(args: string[], input?: string): string {
 
 // ---------------------------------------------------------------------------------------------
 // Byte helpers: C-order little-endian element bytes, strided selections, fill values
-
-const V2_TO_DATA_TYPE: Record<string, DataType> = {
-  b1: "bool",
-  i1: "int8",
-  i2: "int16",
-  i4: "int32",
-  i8: "int64",
-  u1: "uint8",
-  u2: "uint16",
-  u4: "uint32",
-  u8: "uint64",
-  f2: "float16",
-  f4: "float32",
-  f8: "float64",
-  c8: "complex64",
-  c16: "complex128",
-};
 
 const fromBase64 = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, "base64"));
 const bytesOf = (data: ArrayBufferView): Uint8Array => new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
@@ -364,7 +348,7 @@ suite("zarr-python 2 writes, zarrflow reads", () => {
   describe("arrays", () => {
     // Defined from the manifest produced at collection time (one Python call for all of them).
     it.each((manifest?.arrays ?? []).map((a) => [a.path, a] as const))("%s", async (arrayPath, entry) => {
-      const dataType = V2_TO_DATA_TYPE[entry.dtype.slice(1)];
+      const dataType = V2_DATA_TYPES[entry.dtype.slice(1)];
       const { itemsize } = DATA_TYPES[dataType];
       const array = await openArray(store(), { path: arrayPath });
       expect(array.zarrFormat).toBe(2);
@@ -489,7 +473,7 @@ function fillOptions(dataType: DataType): (Scalar | null)[] {
 function writeCases(): WriteCase[] {
   const cases: WriteCase[] = [];
   const add = (v2dtype: string, codec: string, ndim: number, order: "C" | "F", separator: "." | "/", fill: Scalar | null, mode: Mode): void => {
-    const dataType = V2_TO_DATA_TYPE[v2dtype.slice(1)];
+    const dataType = V2_DATA_TYPES[v2dtype.slice(1)];
     const [shape, chunks] = SHAPES[ndim];
     const index = cases.length;
     const name = `${String(index).padStart(3, "0")}_${v2dtype.replace("<", "le").replace(">", "be").replace("|", "")}_${codec}_${ndim}d_${order}_${mode}`;
@@ -510,7 +494,7 @@ function writeCases(): WriteCase[] {
   };
   let i = 0;
   for (const v2dtype of ALL_V2_DTYPES) {
-    const options = fillOptions(V2_TO_DATA_TYPE[v2dtype.slice(1)]);
+    const options = fillOptions(V2_DATA_TYPES[v2dtype.slice(1)]);
     for (const codec of ALL_CODECS) {
       const mode: Mode = i % 5 === 0 ? "partial" : i % 5 === 1 ? "delete" : "full";
       let fill = options[(Math.floor(i / 12) + i) % 3];

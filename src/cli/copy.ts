@@ -25,7 +25,7 @@ import {
 } from "./args.js";
 import type { CommandContext } from "./context.js";
 import { formatBytes, formatDuration, formatRate } from "./format.js";
-import { ProgressReporter, progressMode } from "./progress.js";
+import { ProgressReporter, copySnapshot, progressMode } from "./progress.js";
 import { checkLocation, openLocation, openNodeAt, type ObservedStore } from "./store.js";
 
 export const COPY_HELP = `Usage: zarrflow copy <src-url> <dst-url> [options]
@@ -186,12 +186,7 @@ export async function runCopy(args: string[], context: CommandContext): Promise<
       }
     }
     const snapshot = (p: CopyProgress) => ({
-      chunksDone: p.chunksWritten,
-      chunksTotal: p.chunksTotal,
-      bytesRead: p.bytesRead,
-      bytesWritten: p.bytesWritten,
-      dataBytesDone: p.dataBytesDone,
-      dataBytesTotal: p.dataBytesTotal,
+      ...copySnapshot(p),
       retries: srcStore.retries + dstStore.retries,
       errors: srcStore.errors + dstStore.errors,
       label: p.arraysTotal > 1 ? `${p.arraysDone}/${p.arraysTotal} arrays, ${p.path || "/"}` : undefined,

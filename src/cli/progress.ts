@@ -6,6 +6,7 @@
  *  - quiet: nothing.
  * Rates are of uncompressed data; the ETA assumes the rate so far holds.
  */
+import type { CopyProgress } from "../convert.js";
 import { formatBytes, formatDuration, formatRate } from "./format.js";
 
 export type ProgressMode = "tty" | "plain" | "json" | "quiet";
@@ -24,6 +25,18 @@ export interface ProgressSnapshot {
   errors?: number;
   /** What is being worked on (an array path, a codec). */
   label?: string;
+}
+
+/** A copy's progress (src/convert.ts) as a progress line's numbers: chunks are the destination's stored objects. */
+export function copySnapshot(p: CopyProgress): ProgressSnapshot {
+  return {
+    chunksDone: p.chunksWritten,
+    chunksTotal: p.chunksTotal,
+    bytesRead: p.bytesRead,
+    bytesWritten: p.bytesWritten,
+    dataBytesDone: p.dataBytesDone,
+    dataBytesTotal: p.dataBytesTotal,
+  };
 }
 
 export interface ProgressOptions {
