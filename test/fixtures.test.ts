@@ -1,6 +1,6 @@
 /**
  * The zarrita.js fixtures (written by zarr-python 2.18 and 3.1) read against the values that
- * reference zarr-python readers returned (`shared/fixtures/zarrita/expected.json`).
+ * reference zarr-python readers returned (`test/fixtures/zarrita/expected.json`).
  *
  * Every array of the two directory stores is either read and compared exactly (values, shape,
  * chunks, fill value, attributes, dimension names), or listed in UNSUPPORTED with the reason
@@ -9,7 +9,6 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
 import {
@@ -29,10 +28,10 @@ import {
   type TypedArray,
 } from "../src/index.js";
 import { FileSystemStore } from "../stores/index.js";
+import { ZARRITA_FIXTURES } from "./helpers/fixtures.js";
 import { V2_DATA_TYPES } from "./helpers/reference.js";
 
-const FIXTURES = fileURLToPath(new URL("../../shared/fixtures/", import.meta.url));
-const ZARRITA = path.join(FIXTURES, "zarrita");
+const ZARRITA = ZARRITA_FIXTURES;
 const EXPECTED_JSON = path.join(ZARRITA, "expected.json");
 const STORES = ["v2/data.zarr", "v3/data.zarr"] as const;
 type StoreName = (typeof STORES)[number];
@@ -151,9 +150,7 @@ if (!fixturesPresent) {
   describe("zarrita fixtures", () => {
     it("are present", () => {
       throw new Error(
-        `The shared fixtures are missing: expected ${EXPECTED_JSON}. ` +
-          `They live in shared/fixtures beside the repository (../shared/fixtures from the project root); ` +
-          `see shared/fixtures/README.md.`,
+        `The fixtures are missing: expected ${EXPECTED_JSON} (they are part of the repository; see test/fixtures/README.md).`,
       );
     });
   });

@@ -8,7 +8,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -28,9 +27,10 @@ import {
 import type { ShardingCodec } from "../src/codecs/sharding.js";
 import { CountingStore, FileSystemStore, HttpStore, MemoryStore, type HttpRequest, type HttpStoreOptions } from "../stores/index.js";
 import { SKIP_NGINX, startNginx, type Nginx } from "./helpers/nginx.js";
+import { ZARRITA_FIXTURES } from "./helpers/fixtures.js";
 import { prng } from "./helpers/prng.js";
 
-const ZARRITA = fileURLToPath(new URL("../../shared/fixtures/zarrita/", import.meta.url));
+const ZARRITA = ZARRITA_FIXTURES;
 const EXPECTED_JSON = path.join(ZARRITA, "expected.json");
 
 const BYTES_LE = { name: "bytes", configuration: { endian: "little" } };

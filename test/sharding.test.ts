@@ -15,6 +15,7 @@ import { DATA_TYPES, allocate, bytesOf, product, type DataType, type Scalar, typ
 import { ChecksumError, CodecError, MetadataError } from "../src/errors.js";
 import type { NdArray } from "../src/ndarray.js";
 import { prng } from "./helpers/prng.js";
+import { ZARRITA_FIXTURES } from "./helpers/fixtures.js";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers (independent of the codec under test)
@@ -682,7 +683,7 @@ describe("helpers for partial IO", () => {
 // ---------------------------------------------------------------------------------------------
 // Interop: zarr-python fixtures
 
-const FIXTURES = "/work/shared/fixtures/zarrita";
+const FIXTURES = ZARRITA_FIXTURES;
 
 function flatten(value: unknown, out: unknown[] = []): unknown[] {
   if (Array.isArray(value)) for (const v of value) flatten(v, out);
