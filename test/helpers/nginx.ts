@@ -7,8 +7,9 @@
  * files), so it never needs /etc/nginx or /var. Under root the worker runs as `nobody`, which
  * is why the folders it writes are chowned to that user.
  *
- * A missing nginx is a failure with instructions, not a silent skip: set ZARRFLOW_SKIP_NGINX=1
- * to skip deliberately. ZARRFLOW_NGINX names another binary.
+ * A missing nginx follows test/helpers/external.ts: skipped with one line on a developer's
+ * machine, a failure under CI. ZARRFLOW_SKIP_NGINX=1 skips deliberately; ZARRFLOW_NGINX names
+ * another binary.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -16,8 +17,7 @@ import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/p
 import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-
-export const SKIP_NGINX = process.env.ZARRFLOW_SKIP_NGINX === "1";
+import { skipUnlessFound } from "./external.js";
 
 export interface NginxOptions {
   /** Extra read-only locations: URL prefix ("/fixtures/") → directory. */
@@ -37,7 +37,7 @@ function findNginx(): string {
   const missing = (where: string) =>
     new Error(
       `nginx is not installed (${where}): the HTTP store tests run against a real nginx. ` +
-        "Install it (Debian: apt-get install nginx; .ci/run does this) or set ZARRFLOW_SKIP_NGINX=1 to skip these tests.",
+        "Install it to enable them (Debian: apt-get install nginx; .ci/run does this).",
     );
   const chosen = process.env.ZARRFLOW_NGINX;
   if (chosen) {
@@ -199,3 +199,16 @@ function handle(child: ChildProcess, dir: string, port: number): Nginx {
     },
   };
 }
+
+function nginxProblem(): string | undefined {
+  try {
+    findNginx();
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+/** True when the nginx-backed tests are to be skipped (deliberately, or nginx is missing outside CI). */
+export const SKIP_NGINX =
+  process.env.ZARRFLOW_SKIP_NGINX === "1" || skipUnlessFound("tests against a real nginx", nginxProblem());
