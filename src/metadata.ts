@@ -18,6 +18,7 @@ import {
   type Scalar,
 } from "./dtype.js";
 import { MetadataError, UnknownCodecError, type ErrorContext } from "./errors.js";
+import { registeredCodecs } from "./codecs/registry.js";
 
 export type ZarrFormat = 2 | 3;
 
@@ -305,16 +306,56 @@ export function v2Codecs(v2: V2Fields, dataType: DataType, ndim: number, context
   if (v2.order === "F" && ndim > 1) {
     codecs.push({ name: "transpose", configuration: { order: [...Array(ndim).keys()].reverse() } });
   }
-  for (const filter of v2.filters ?? []) codecs.push(v2FilterToV3(filter, dataType, context));
-  const multiByte = DATA_TYPES[dataType].itemsize / DATA_TYPES[dataType].slots > 1;
-  codecs.push(multiByte ? { name: "bytes", configuration: { endian: v2.endian } } : { name: "bytes" });
-  if (v2.compressor) codecs.push(v2CompressorToV3(v2.compressor, dataType, context));
+  // Value filters (delta, astype, …) work on the array, before its bytes are laid out; byte
+  // filters (shuffle, checksums, compressors used as filters) on the bytes, after. v2 applies
+  // them in list order, so a byte filter followed by a value filter has no v3 chain.
+  const afterBytes: CodecMetadata[] = [];
+  let endian = v2.endian;
+  let itemType = dataType;
+  for (const filter of v2.filters ?? []) {
+    if (V2_BYTE_FILTERS.has(filter.id) || V2_COMPRESSORS.has(filter.id)) {
+      afterBytes.push(v2CompressorToV3(filter, itemType, context));
+      continue;
+    }
+    if (afterBytes.length) {
+      throw new MetadataError(`.zarray: filter "${filter.id}" works on values but follows byte filter "${afterBytes[afterBytes.length - 1].name}"; no codec chain does that`, context);
+    }
+    const codec = v2FilterToV3(filter, context);
+    codecs.push(codec);
+    // The stored type is the last filter's output type, with its byte order when it names one.
+    const output = filterOutputType(filter);
+    if (output) ({ dataType: itemType, endian } = { dataType: output.dataType, endian: output.endian ?? endian });
+    if (filter.id === "packbits") itemType = "uint8";
+  }
+  const multiByte = DATA_TYPES[itemType].itemsize / DATA_TYPES[itemType].slots > 1;
+  codecs.push(multiByte ? { name: "bytes", configuration: { endian } } : { name: "bytes" });
+  codecs.push(...afterBytes);
+  if (v2.compressor) codecs.push(v2CompressorToV3(v2.compressor, itemType, context));
   return codecs;
 }
 
-function v2FilterToV3(filter: V2CodecConfig, _dataType: DataType, context: ErrorContext): CodecMetadata {
-  // No v2 filter is supported yet (delta, shuffle, fixedscaleoffset, ... are later work).
-  throw new UnknownCodecError(filter.id, context);
+/** numcodecs filters that work on bytes: v3 has them as bytes → bytes codecs. */
+const V2_BYTE_FILTERS = new Set(["shuffle", "crc32", "adler32", "fletcher32"]);
+const V2_COMPRESSORS = new Set(["blosc", "zstd", "lz4", "zlib", "gzip"]);
+
+/** The type a value filter stores (`astype` / `encode_dtype`), when it names one. */
+function filterOutputType(filter: V2CodecConfig): { dataType: DataType; endian: Endian | undefined } | undefined {
+  const name = filter.id === "astype" ? filter.encode_dtype : filter.astype;
+  if (typeof name !== "string") return undefined;
+  try {
+    const { dataType, endian } = parseV2DataType(name);
+    return { dataType, endian: /^[<>]/.test(name) ? endian : undefined };
+  } catch {
+    return undefined; // the codec itself reports a bad type, naming its key
+  }
+}
+
+/** A v2 value filter as its v3 codec: numcodecs registers each under "numcodecs.<id>". */
+function v2FilterToV3(filter: V2CodecConfig, context: ErrorContext): CodecMetadata {
+  const { id, ...configuration } = filter;
+  const name = `numcodecs.${id}`;
+  if (!registeredCodecs().includes(name)) throw new UnknownCodecError(id, context);
+  return { name, configuration };
 }
 
 const BLOSC_SHUFFLE_NAMES = ["noshuffle", "shuffle", "bitshuffle"];
@@ -347,6 +388,8 @@ function v2CompressorToV3(compressor: V2CodecConfig, dataType: DataType, context
     case "gzip":
       return { name: "gzip", configuration: { level: config.level ?? 1 } };
     default:
+      // The byte filters (shuffle, checksums) serve as compressors too.
+      if (V2_BYTE_FILTERS.has(id)) return v2FilterToV3(compressor, context);
       throw new UnknownCodecError(id, context);
   }
 }
