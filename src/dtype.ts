@@ -96,7 +96,7 @@ export function isDataType(name: unknown): name is DataType {
 export function parseDataType(value: unknown, context: ErrorContext = {}): DataType {
   if (isDataType(value)) return value;
   if (typeof value === "string") throw new UnsupportedDataTypeError(`unsupported data type "${value}"`, context);
-  throw new UnsupportedDataTypeError(`unsupported data type ${JSON.stringify(value)}`, context);
+  throw new UnsupportedDataTypeError(`unsupported data type ${showValue(value)}`, context);
 }
 
 export type Endian = "little" | "big";
@@ -114,7 +114,7 @@ export function parseV2DataType(value: unknown, context: ErrorContext = {}): { d
   const match = typeof value === "string" ? /^([<>|=])([biufc])(\d+)$/.exec(value) : null;
   const dataType = match ? V2_KINDS[match[2]]?.[Number(match[3])] : undefined;
   if (!match || !dataType) {
-    throw new UnsupportedDataTypeError(`unsupported v2 dtype ${JSON.stringify(value)}`, context);
+    throw new UnsupportedDataTypeError(`unsupported v2 dtype ${showValue(value)}`, context);
   }
   // "|" (not applicable) only makes sense for 1-byte types; "=" means native, which is little here.
   return { dataType, endian: match[1] === ">" ? "big" : "little" };

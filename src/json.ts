@@ -12,7 +12,7 @@
 const LONG_INTEGER = /"(?:[^"\\]|\\.)*"|-?\d{16,}(?![.eE\d])/g;
 
 /** Nesting deeper than this is refused: a hostile document must not exhaust the stack. */
-const MAX_DEPTH = 1000;
+const MAX_DEPTH = 512;
 
 export function parseJSON(text: string): unknown {
   if (!hasLongInteger(text)) return JSON.parse(text);
@@ -140,6 +140,13 @@ const WORDS: [string, unknown][] = [
  * markers are replaced by their digits.
  */
 export function stringifyJSON(value: unknown, indent?: number): string {
+  // Without bigints, the plain call: a replacer puts V8 on a slower path that also recurses
+  // more deeply per level (deeply nested hostile documents must still get their error message).
+  try {
+    return JSON.stringify(value, null, indent);
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+  }
   let tag: string | undefined;
   const text = JSON.stringify(
     value,

@@ -19,6 +19,7 @@ import {
 } from "./dtype.js";
 import { MetadataError, UnknownCodecError, type ErrorContext } from "./errors.js";
 import { registeredCodecs } from "./codecs/registry.js";
+import { stringifyJSON } from "./json.js";
 
 export type ZarrFormat = 2 | 3;
 
@@ -76,10 +77,10 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 function shapeOf(value: unknown, what: string, context: ErrorContext, allowZero: boolean): number[] {
-  if (!Array.isArray(value)) throw new MetadataError(`${what} must be a list of integers, got ${JSON.stringify(value)}`, context);
+  if (!Array.isArray(value)) throw new MetadataError(`${what} must be a list of integers, got ${stringifyJSON(value)}`, context);
   for (const n of value) {
     if (typeof n !== "number" || !Number.isSafeInteger(n) || n < (allowZero ? 0 : 1)) {
-      throw new MetadataError(`${what} must hold ${allowZero ? "non-negative" : "positive"} integers, got ${JSON.stringify(value)}`, context);
+      throw new MetadataError(`${what} must hold ${allowZero ? "non-negative" : "positive"} integers, got ${stringifyJSON(value)}`, context);
     }
   }
   return value as number[];
@@ -112,7 +113,7 @@ function checkGridSize(shape: number[], chunkShape: number[], dataType: DataType
 function checkNodePath(path: string, context: ErrorContext): string {
   const segments = path.split("/").filter((s) => s !== "");
   if (segments.some((s) => s === "." || s === ".." || s.includes("\\") || s.includes("\0"))) {
-    throw new MetadataError(`consolidated metadata names an invalid node path ${JSON.stringify(path)}`, context);
+    throw new MetadataError(`consolidated metadata names an invalid node path ${stringifyJSON(path)}`, context);
   }
   return segments.join("/");
 }
@@ -146,10 +147,10 @@ export function parseV3Node(
   context: ErrorContext = {},
 ): { kind: "array"; metadata: ArrayMetadata } | { kind: "group"; metadata: GroupMetadata } {
   if (!isObject(json)) throw new MetadataError("zarr.json must be a JSON object", context);
-  if (json.zarr_format !== 3) throw new MetadataError(`zarr.json: zarr_format must be 3, got ${JSON.stringify(json.zarr_format)}`, context);
+  if (json.zarr_format !== 3) throw new MetadataError(`zarr.json: zarr_format must be 3, got ${stringifyJSON(json.zarr_format)}`, context);
   if (json.node_type === "group") return { kind: "group", metadata: parseV3Group(json, context) };
   if (json.node_type === "array") return { kind: "array", metadata: parseV3Array(json, context) };
-  throw new MetadataError(`zarr.json: node_type must be "array" or "group", got ${JSON.stringify(json.node_type)}`, context);
+  throw new MetadataError(`zarr.json: node_type must be "array" or "group", got ${stringifyJSON(json.node_type)}`, context);
 }
 
 function parseV3Group(json: Record<string, unknown>, context: ErrorContext): GroupMetadata {
@@ -176,7 +177,7 @@ function parseV3Array(json: Record<string, unknown>, context: ErrorContext): Arr
 
   const grid = json.chunk_grid;
   if (!isObject(grid) || grid.name !== "regular" || !isObject(grid.configuration)) {
-    throw new MetadataError(`chunk_grid must be {"name": "regular", "configuration": {"chunk_shape": [...]}}, got ${JSON.stringify(grid)}`, context);
+    throw new MetadataError(`chunk_grid must be {"name": "regular", "configuration": {"chunk_shape": [...]}}, got ${stringifyJSON(grid)}`, context);
   }
   const chunkShape = shapeOf(grid.configuration.chunk_shape, "chunk_shape", context, false);
   if (chunkShape.length !== shape.length) {
@@ -219,12 +220,12 @@ function parseV3Array(json: Record<string, unknown>, context: ErrorContext): Arr
 function parseV3ChunkKeyEncoding(value: unknown, context: ErrorContext): ChunkKeyEncoding {
   if (value === undefined) return { name: "default", separator: "/" };
   if (!isObject(value) || (value.name !== "default" && value.name !== "v2")) {
-    throw new MetadataError(`chunk_key_encoding must be "default" or "v2", got ${JSON.stringify(value)}`, context);
+    throw new MetadataError(`chunk_key_encoding must be "default" or "v2", got ${stringifyJSON(value)}`, context);
   }
   const config = value.configuration ?? {};
   const separator = isObject(config) ? (config.separator ?? (value.name === "default" ? "/" : ".")) : undefined;
   if (separator !== "/" && separator !== ".") {
-    throw new MetadataError(`chunk_key_encoding separator must be "/" or ".", got ${JSON.stringify(separator)}`, context);
+    throw new MetadataError(`chunk_key_encoding separator must be "/" or ".", got ${stringifyJSON(separator)}`, context);
   }
   return { name: value.name, separator };
 }
@@ -259,7 +260,7 @@ export function toV3GroupJSON(metadata: GroupMetadata): Record<string, unknown> 
 /** Parses `.zarray` (and `.zattrs`) into an array description. */
 export function parseV2Array(zarray: unknown, zattrs: unknown, context: ErrorContext = {}): ArrayMetadata {
   if (!isObject(zarray)) throw new MetadataError(".zarray must be a JSON object", context);
-  if (zarray.zarr_format !== 2) throw new MetadataError(`.zarray: zarr_format must be 2, got ${JSON.stringify(zarray.zarr_format)}`, context);
+  if (zarray.zarr_format !== 2) throw new MetadataError(`.zarray: zarr_format must be 2, got ${stringifyJSON(zarray.zarr_format)}`, context);
   const shape = shapeOf(zarray.shape, "shape", context, true);
   const chunkShape = shapeOf(zarray.chunks, "chunks", context, false);
   if (chunkShape.length !== shape.length) {
@@ -268,16 +269,16 @@ export function parseV2Array(zarray: unknown, zattrs: unknown, context: ErrorCon
   const { dataType, endian } = parseV2DataType(zarray.dtype, context);
   checkGridSize(shape, chunkShape, dataType, context);
   const order = zarray.order ?? "C";
-  if (order !== "C" && order !== "F") throw new MetadataError(`.zarray: order must be "C" or "F", got ${JSON.stringify(order)}`, context);
+  if (order !== "C" && order !== "F") throw new MetadataError(`.zarray: order must be "C" or "F", got ${stringifyJSON(order)}`, context);
   const separator = zarray.dimension_separator ?? ".";
   if (separator !== "." && separator !== "/") {
-    throw new MetadataError(`.zarray: dimension_separator must be "." or "/", got ${JSON.stringify(separator)}`, context);
+    throw new MetadataError(`.zarray: dimension_separator must be "." or "/", got ${stringifyJSON(separator)}`, context);
   }
   const compressor = zarray.compressor ?? null;
-  if (compressor !== null && !isV2Codec(compressor)) throw new MetadataError(`.zarray: invalid compressor ${JSON.stringify(compressor)}`, context);
+  if (compressor !== null && !isV2Codec(compressor)) throw new MetadataError(`.zarray: invalid compressor ${stringifyJSON(compressor)}`, context);
   const filters = zarray.filters ?? null;
   if (filters !== null && !(Array.isArray(filters) && filters.every(isV2Codec))) {
-    throw new MetadataError(`.zarray: invalid filters ${JSON.stringify(filters)}`, context);
+    throw new MetadataError(`.zarray: invalid filters ${stringifyJSON(filters)}`, context);
   }
   const fillValueNull = zarray.fill_value === null || zarray.fill_value === undefined;
   const fillValue = fillValueNull ? zeroScalar(dataType) : parseFillValue(zarray.fill_value, dataType, context);

@@ -8,12 +8,14 @@
  * every value converts exactly (as zarr-python's numpy backend does).
  */
 import { DATA_TYPES, allocate, parseFillValue, type DataType, type TypedArray } from "../dtype.js";
-import { CodecError } from "../errors.js";
+import { CodecError, MetadataError, type ErrorContext } from "../errors.js";
 import type { NdArray } from "../ndarray.js";
 import type { ArrayToArrayCodec, ChunkSpec, CodecMetadata } from "./codec.js";
 import { ConfigReader } from "./config.js";
 import { castTyped, isFloatType, isIntegerType, scalarFrom, toFloat64 } from "./numeric.js";
 import { registerCodec } from "./registry.js";
+import { encodeFill } from "./scale-offset.js";
+import { stringifyJSON } from "../json.js";
 
 const ROUNDING = ["nearest-even", "towards-zero", "towards-positive", "towards-negative", "nearest-away"] as const;
 type Rounding = (typeof ROUNDING)[number];
@@ -43,12 +45,14 @@ export class CastValueCodec implements ArrayToArrayCodec {
     private readonly encodeMap: Entry[],
     private readonly decodeMap: Entry[],
     private readonly mapJSON: unknown,
+    private readonly context: ErrorContext = {},
   ) {}
 
   resolveSpec(input: ChunkSpec): ChunkSpec {
     const fill = allocate(input.dataType, 1);
     fill[0] = typeof input.fillValue === "bigint" ? input.fillValue : (Number(input.fillValue) as never);
-    return { ...input, dataType: this.target, fillValue: scalarFrom(this.convert(fill, this.source, this.target, this.encodeMap), this.target) };
+    const encoded = encodeFill(() => this.convert(fill, this.source, this.target, this.encodeMap), this.context);
+    return { ...input, dataType: this.target, fillValue: scalarFrom(encoded, this.target) };
   }
 
   encode(array: NdArray): NdArray {
@@ -138,7 +142,7 @@ function isCastType(dataType: unknown): dataType is DataType {
 registerCodec("cast_value", (configuration, input, context) => {
   const config = new ConfigReader("cast_value", configuration, context, ["data_type", "rounding", "out_of_range", "scalar_map"]);
   const target = config.raw("data_type") as DataType;
-  if (!isCastType(target)) config.fail(`"data_type" must be an integer or float data type, got ${JSON.stringify(target)}`);
+  if (!isCastType(target)) config.fail(`"data_type" must be an integer or float data type, got ${stringifyJSON(target)}`);
   if (!isCastType(input.dataType)) config.fail(`works on integer and float data, not ${input.dataType}`);
   const rounding = config.oneOf("rounding", ROUNDING, "nearest-even");
   const outOfRange = config.has("out_of_range") ? config.oneOf("out_of_range", ["clamp", "wrap"] as const, undefined) : null;
@@ -151,18 +155,18 @@ registerCodec("cast_value", (configuration, input, context) => {
     if (list === undefined || list === null) return [];
     if (!Array.isArray(list)) return config.fail(`"scalar_map.${direction}" must be a list of [from, to] pairs`);
     return list.map((pair: unknown[]): Entry => {
-      if (!Array.isArray(pair) || pair.length !== 2) config.fail(`"scalar_map.${direction}" must hold [from, to] pairs, got ${JSON.stringify(pair)}`);
+      if (!Array.isArray(pair) || pair.length !== 2) config.fail(`"scalar_map.${direction}" must hold [from, to] pairs, got ${stringifyJSON(pair)}`);
       const scalar = (value: unknown, type: DataType): number | bigint => {
         try {
           return parseFillValue(value, type) as number | bigint;
         } catch {
-          return config.fail(`"scalar_map.${direction}": ${JSON.stringify(value)} is not a ${type} value`);
+          return config.fail(`"scalar_map.${direction}": ${stringifyJSON(value)} is not a ${type} value`);
         }
       };
       return [scalar(pair[0], keyType), scalar(pair[1], valueType)];
     });
   };
   const source = input.dataType;
-  return new CastValueCodec(source, target, rounding, outOfRange, entries("encode", source, target), entries("decode", target, source), map ?? undefined);
+  return new CastValueCodec(source, target, rounding, outOfRange, entries("encode", source, target), entries("decode", target, source), map ?? undefined, context);
 });
 

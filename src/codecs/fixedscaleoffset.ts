@@ -9,6 +9,7 @@ import type { ArrayToArrayCodec, ChunkSpec, CodecMetadata } from "./codec.js";
 import { ConfigReader } from "./config.js";
 import { castScalar, castTyped, isRealType, numpyType, numpyTypestring, roundHalfEven, toFloat64 } from "./numeric.js";
 import { registerCodec } from "./registry.js";
+import { stringifyJSON } from "../json.js";
 
 const identity = (x: number): number => x;
 
@@ -64,7 +65,7 @@ registerCodec("numcodecs.fixedscaleoffset", (configuration, input, context) => {
   const config = new ConfigReader("numcodecs.fixedscaleoffset", configuration, context, ["offset", "scale", "dtype", "astype"]);
   const number = (key: string): number => {
     const value = config.raw(key);
-    if (typeof value !== "number" || !Number.isFinite(value)) return config.fail(`"${key}" must be a finite number, got ${JSON.stringify(value)}`);
+    if (typeof value !== "number" || !Number.isFinite(value)) return config.fail(`"${key}" must be a finite number, got ${stringifyJSON(value)}`);
     return value;
   };
   const offset = number("offset");

@@ -6,6 +6,7 @@
  */
 import { DATA_TYPES, HAS_FLOAT16_ARRAY, allocate, fromFloat16Bits, parseV2DataType, toFloat16Bits, type DataType, type Endian, type Scalar, type TypedArray } from "../dtype.js";
 import type { ConfigReader } from "./config.js";
+import { stringifyJSON } from "../json.js";
 
 /** Integer, float or bool types these codecs work on (complex and anything else is refused). */
 export function isRealType(dataType: DataType): boolean {
@@ -42,9 +43,9 @@ export function numpyType(config: ConfigReader, key: string, fallback?: DataType
     const text = typeof value === "string" && !/^[<>|=]/.test(value) ? NUMPY_NAMES[value] ?? value : value;
     parsed = parseV2DataType(text);
   } catch {
-    return config.fail(`"${key}" must be a NumPy integer, float or bool type, got ${JSON.stringify(value)}`);
+    return config.fail(`"${key}" must be a NumPy integer, float or bool type, got ${stringifyJSON(value)}`);
   }
-  if (!isRealType(parsed.dataType)) config.fail(`"${key}" must be a NumPy integer, float or bool type, got ${JSON.stringify(value)}`);
+  if (!isRealType(parsed.dataType)) config.fail(`"${key}" must be a NumPy integer, float or bool type, got ${stringifyJSON(value)}`);
   return { dataType: parsed.dataType, endian: typeof value === "string" && /^[<>]/.test(value) ? parsed.endian : undefined };
 }
 

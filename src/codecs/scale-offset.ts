@@ -4,12 +4,13 @@
  * overflow and must divide exactly, or the chunk is refused (a CodecError), never wrapped.
  */
 import { DATA_TYPES, allocate, parseFillValue, type DataType, type Scalar, type TypedArray } from "../dtype.js";
-import { CodecError } from "../errors.js";
+import { CodecError, MetadataError, type ErrorContext } from "../errors.js";
 import type { NdArray } from "../ndarray.js";
 import type { ArrayToArrayCodec, ChunkSpec, CodecMetadata } from "./codec.js";
 import { ConfigReader } from "./config.js";
 import { castTyped, isFloatType, isIntegerType, scalarFrom, toFloat64 } from "./numeric.js";
 import { registerCodec } from "./registry.js";
+import { stringifyJSON } from "../json.js";
 
 export class ScaleOffsetCodec implements ArrayToArrayCodec {
   readonly kind = "array_to_array";
@@ -24,6 +25,7 @@ export class ScaleOffsetCodec implements ArrayToArrayCodec {
     private readonly scaleJSON: unknown,
     private readonly offset: Scalar,
     private readonly scale: Scalar,
+    private readonly context: ErrorContext = {},
   ) {
     const { kind, itemsize } = DATA_TYPES[dataType];
     const bits = BigInt(itemsize * 8);
@@ -33,7 +35,7 @@ export class ScaleOffsetCodec implements ArrayToArrayCodec {
   resolveSpec(input: ChunkSpec): ChunkSpec {
     const fill = allocate(input.dataType, 1);
     fill[0] = typeof input.fillValue === "boolean" ? Number(input.fillValue) : (input.fillValue as number);
-    return { ...input, fillValue: scalarFrom(this.run(fill, true), input.dataType) };
+    return { ...input, fillValue: scalarFrom(encodeFill(() => this.run(fill, true), this.context), input.dataType) };
   }
 
   encode(array: NdArray): NdArray {
@@ -84,6 +86,16 @@ export class ScaleOffsetCodec implements ArrayToArrayCodec {
   }
 }
 
+/** The fill value goes through the codec too; one it cannot store is bad metadata, said at open. */
+export function encodeFill<T>(encode: () => T, context: ErrorContext): T {
+  try {
+    return encode();
+  } catch (error) {
+    if (!(error instanceof CodecError)) throw error;
+    throw new MetadataError(`the fill value cannot be encoded: ${error.detail}`, { ...context, cause: error });
+  }
+}
+
 registerCodec("scale_offset", (configuration, input, context) => {
   const config = new ConfigReader("scale_offset", configuration, context, ["offset", "scale"]);
   const { dataType } = input;
@@ -94,11 +106,11 @@ registerCodec("scale_offset", (configuration, input, context) => {
       // The same JSON forms as a fill value of the data type ("NaN", hex bit patterns, big integers).
       return parseFillValue(value, dataType);
     } catch {
-      return config.fail(`"${key}" ${JSON.stringify(typeof value === "bigint" ? value.toString() : value)} is not a ${dataType} value`);
+      return config.fail(`"${key}" ${stringifyJSON(value)} is not a ${dataType} value`);
     }
   };
   const offset = parse("offset", 0);
   const scale = parse("scale", 1);
   if (isIntegerType(dataType) && BigInt(scale as number | bigint) === 0n) config.fail(`"scale" must not be 0 for integer data`);
-  return new ScaleOffsetCodec(dataType, config.raw("offset"), config.raw("scale"), offset, scale);
+  return new ScaleOffsetCodec(dataType, config.raw("offset"), config.raw("scale"), offset, scale, context);
 });
