@@ -53,6 +53,7 @@ import { scatter } from "../operators/scatter.js";
 import { createWriter, type WriteItem, type WriterOptions } from "./writer.js";
 import { WorkerPool, sharedPool } from "../operators/pool.js";
 import { ByteBudget } from "../operators/budget.js";
+import { stringifyJSON } from "./json.js";
 
 export interface Progress {
   chunksDone: number;
@@ -259,7 +260,7 @@ export class ZarrArray {
       const codecs = chain.toJSON();
       const spec = JSON.stringify(chain.spec, (_, v) => (typeof v === "bigint" ? v.toString() : v));
       ref = {
-        id: `${this.path}\u0000${spec}\u0000${JSON.stringify(codecs)}`,
+        id: `${this.path}\u0000${spec}\u0000${stringifyJSON(codecs)}`,
         path: this.path,
         spec: chain.spec,
         codecs,

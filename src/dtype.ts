@@ -96,7 +96,7 @@ export function isDataType(name: unknown): name is DataType {
 export function parseDataType(value: unknown, context: ErrorContext = {}): DataType {
   if (isDataType(value)) return value;
   if (typeof value === "string") throw new UnsupportedDataTypeError(`unsupported data type "${value}"`, context);
-  throw new UnsupportedDataTypeError(`unsupported data type ${JSON.stringify(value)}`, context);
+  throw new UnsupportedDataTypeError(`unsupported data type ${showValue(value)}`, context);
 }
 
 export type Endian = "little" | "big";
@@ -114,7 +114,7 @@ export function parseV2DataType(value: unknown, context: ErrorContext = {}): { d
   const match = typeof value === "string" ? /^([<>|=])([biufc])(\d+)$/.exec(value) : null;
   const dataType = match ? V2_KINDS[match[2]]?.[Number(match[3])] : undefined;
   if (!match || !dataType) {
-    throw new UnsupportedDataTypeError(`unsupported v2 dtype ${JSON.stringify(value)}`, context);
+    throw new UnsupportedDataTypeError(`unsupported v2 dtype ${showValue(value)}`, context);
   }
   // "|" (not applicable) only makes sense for 1-byte types; "=" means native, which is little here.
   return { dataType, endian: match[1] === ">" ? "big" : "little" };
@@ -201,6 +201,8 @@ const SPECIAL_FLOATS: Record<string, number> = { NaN: NaN, Infinity: Infinity, "
 
 function parseFloatJSON(value: unknown, itemsize: number, context: ErrorContext): number {
   if (typeof value === "number") return value;
+  // An integer literal beyond 2^53 (parsed exactly as a bigint): the nearest double.
+  if (typeof value === "bigint") return Number(value);
   if (typeof value === "string") {
     if (value in SPECIAL_FLOATS) return SPECIAL_FLOATS[value];
     if (/^0x[0-9a-f]+$/i.test(value) && (value.length - 2) === itemsize * 2) {
@@ -244,7 +246,8 @@ export function parseFillValue(value: unknown, dataType: DataType, context: Erro
     case "i":
     case "u": {
       let big: bigint;
-      if (typeof value === "number" && Number.isInteger(value)) big = BigInt(value);
+      if (typeof value === "bigint") big = value;
+      else if (typeof value === "number" && Number.isInteger(value)) big = BigInt(value);
       else if (typeof value === "string" && /^-?\d+$/.test(value)) big = BigInt(value);
       else if (typeof value === "string" && /^0x[0-9a-f]+$/i.test(value)) big = BigInt(value);
       else if (typeof value === "boolean") big = value ? 1n : 0n;
@@ -285,8 +288,9 @@ export function fillValueToJSON(value: Scalar, dataType: DataType, zarrFormat: 2
     return [floatToJSON(re, hexWidth), floatToJSON(im, hexWidth)];
   }
   if (typeof value === "bigint") {
-    // Beyond 2^53 a JSON number would lose digits; zarr-python writes plain integers, so do we when exact.
-    return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+    // Beyond 2^53 the bigint itself: metadata is written with stringifyJSON (src/json.ts), which
+    // writes it as an exact JSON integer, as zarr-python does (the spec has no string form).
+    return Number.isSafeInteger(Number(value)) ? Number(value) : value;
   }
   if (kind === "f") return floatToJSON(value as number, hexWidth);
   return value;

@@ -42,6 +42,7 @@ import {
   type ZarrFormat,
 } from "./metadata.js";
 import { joinKey, type Store } from "./store.js";
+import { parseJSON, stringifyJSON } from "./json.js";
 
 export interface OpenOptions extends ArrayOpenOptions {
   /** Path of the node inside the store ("" or omitted for the root). */
@@ -63,7 +64,7 @@ async function getJSON(store: Store, key: string, context: ErrorContext, signal?
   const bytes = await store.get(key, undefined, { signal });
   if (bytes === undefined) return undefined;
   try {
-    return JSON.parse(decoder.decode(bytes));
+    return parseJSON(decoder.decode(bytes));
   } catch (error) {
     throw new MetadataError(`${key.split("/").pop()} is not valid JSON: ${(error as Error).message}`, { ...context, key, cause: error });
   }
@@ -73,7 +74,7 @@ async function putJSON(store: Store, key: string, value: unknown): Promise<void>
   if (!store.set) throw new UnsupportedOperationError("the store is read-only", { key });
   // ASCII only, non-ASCII characters as \uXXXX escapes (as zarr-python writes): zarr-python 2
   // decodes metadata documents as ASCII and fails on raw UTF-8 bytes.
-  const json = JSON.stringify(value, null, 2).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  const json = stringifyJSON(value, 2).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
   await store.set(key, encoder.encode(json));
 }
 

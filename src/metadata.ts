@@ -18,6 +18,8 @@ import {
   type Scalar,
 } from "./dtype.js";
 import { MetadataError, UnknownCodecError, type ErrorContext } from "./errors.js";
+import { registeredCodecs } from "./codecs/registry.js";
+import { stringifyJSON } from "./json.js";
 
 export type ZarrFormat = 2 | 3;
 
@@ -75,10 +77,10 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 function shapeOf(value: unknown, what: string, context: ErrorContext, allowZero: boolean): number[] {
-  if (!Array.isArray(value)) throw new MetadataError(`${what} must be a list of integers, got ${JSON.stringify(value)}`, context);
+  if (!Array.isArray(value)) throw new MetadataError(`${what} must be a list of integers, got ${stringifyJSON(value)}`, context);
   for (const n of value) {
     if (typeof n !== "number" || !Number.isSafeInteger(n) || n < (allowZero ? 0 : 1)) {
-      throw new MetadataError(`${what} must hold ${allowZero ? "non-negative" : "positive"} integers, got ${JSON.stringify(value)}`, context);
+      throw new MetadataError(`${what} must hold ${allowZero ? "non-negative" : "positive"} integers, got ${stringifyJSON(value)}`, context);
     }
   }
   return value as number[];
@@ -111,7 +113,7 @@ function checkGridSize(shape: number[], chunkShape: number[], dataType: DataType
 function checkNodePath(path: string, context: ErrorContext): string {
   const segments = path.split("/").filter((s) => s !== "");
   if (segments.some((s) => s === "." || s === ".." || s.includes("\\") || s.includes("\0"))) {
-    throw new MetadataError(`consolidated metadata names an invalid node path ${JSON.stringify(path)}`, context);
+    throw new MetadataError(`consolidated metadata names an invalid node path ${stringifyJSON(path)}`, context);
   }
   return segments.join("/");
 }
@@ -145,10 +147,10 @@ export function parseV3Node(
   context: ErrorContext = {},
 ): { kind: "array"; metadata: ArrayMetadata } | { kind: "group"; metadata: GroupMetadata } {
   if (!isObject(json)) throw new MetadataError("zarr.json must be a JSON object", context);
-  if (json.zarr_format !== 3) throw new MetadataError(`zarr.json: zarr_format must be 3, got ${JSON.stringify(json.zarr_format)}`, context);
+  if (json.zarr_format !== 3) throw new MetadataError(`zarr.json: zarr_format must be 3, got ${stringifyJSON(json.zarr_format)}`, context);
   if (json.node_type === "group") return { kind: "group", metadata: parseV3Group(json, context) };
   if (json.node_type === "array") return { kind: "array", metadata: parseV3Array(json, context) };
-  throw new MetadataError(`zarr.json: node_type must be "array" or "group", got ${JSON.stringify(json.node_type)}`, context);
+  throw new MetadataError(`zarr.json: node_type must be "array" or "group", got ${stringifyJSON(json.node_type)}`, context);
 }
 
 function parseV3Group(json: Record<string, unknown>, context: ErrorContext): GroupMetadata {
@@ -175,7 +177,7 @@ function parseV3Array(json: Record<string, unknown>, context: ErrorContext): Arr
 
   const grid = json.chunk_grid;
   if (!isObject(grid) || grid.name !== "regular" || !isObject(grid.configuration)) {
-    throw new MetadataError(`chunk_grid must be {"name": "regular", "configuration": {"chunk_shape": [...]}}, got ${JSON.stringify(grid)}`, context);
+    throw new MetadataError(`chunk_grid must be {"name": "regular", "configuration": {"chunk_shape": [...]}}, got ${stringifyJSON(grid)}`, context);
   }
   const chunkShape = shapeOf(grid.configuration.chunk_shape, "chunk_shape", context, false);
   if (chunkShape.length !== shape.length) {
@@ -218,12 +220,12 @@ function parseV3Array(json: Record<string, unknown>, context: ErrorContext): Arr
 function parseV3ChunkKeyEncoding(value: unknown, context: ErrorContext): ChunkKeyEncoding {
   if (value === undefined) return { name: "default", separator: "/" };
   if (!isObject(value) || (value.name !== "default" && value.name !== "v2")) {
-    throw new MetadataError(`chunk_key_encoding must be "default" or "v2", got ${JSON.stringify(value)}`, context);
+    throw new MetadataError(`chunk_key_encoding must be "default" or "v2", got ${stringifyJSON(value)}`, context);
   }
   const config = value.configuration ?? {};
   const separator = isObject(config) ? (config.separator ?? (value.name === "default" ? "/" : ".")) : undefined;
   if (separator !== "/" && separator !== ".") {
-    throw new MetadataError(`chunk_key_encoding separator must be "/" or ".", got ${JSON.stringify(separator)}`, context);
+    throw new MetadataError(`chunk_key_encoding separator must be "/" or ".", got ${stringifyJSON(separator)}`, context);
   }
   return { name: value.name, separator };
 }
@@ -258,7 +260,7 @@ export function toV3GroupJSON(metadata: GroupMetadata): Record<string, unknown> 
 /** Parses `.zarray` (and `.zattrs`) into an array description. */
 export function parseV2Array(zarray: unknown, zattrs: unknown, context: ErrorContext = {}): ArrayMetadata {
   if (!isObject(zarray)) throw new MetadataError(".zarray must be a JSON object", context);
-  if (zarray.zarr_format !== 2) throw new MetadataError(`.zarray: zarr_format must be 2, got ${JSON.stringify(zarray.zarr_format)}`, context);
+  if (zarray.zarr_format !== 2) throw new MetadataError(`.zarray: zarr_format must be 2, got ${stringifyJSON(zarray.zarr_format)}`, context);
   const shape = shapeOf(zarray.shape, "shape", context, true);
   const chunkShape = shapeOf(zarray.chunks, "chunks", context, false);
   if (chunkShape.length !== shape.length) {
@@ -267,16 +269,16 @@ export function parseV2Array(zarray: unknown, zattrs: unknown, context: ErrorCon
   const { dataType, endian } = parseV2DataType(zarray.dtype, context);
   checkGridSize(shape, chunkShape, dataType, context);
   const order = zarray.order ?? "C";
-  if (order !== "C" && order !== "F") throw new MetadataError(`.zarray: order must be "C" or "F", got ${JSON.stringify(order)}`, context);
+  if (order !== "C" && order !== "F") throw new MetadataError(`.zarray: order must be "C" or "F", got ${stringifyJSON(order)}`, context);
   const separator = zarray.dimension_separator ?? ".";
   if (separator !== "." && separator !== "/") {
-    throw new MetadataError(`.zarray: dimension_separator must be "." or "/", got ${JSON.stringify(separator)}`, context);
+    throw new MetadataError(`.zarray: dimension_separator must be "." or "/", got ${stringifyJSON(separator)}`, context);
   }
   const compressor = zarray.compressor ?? null;
-  if (compressor !== null && !isV2Codec(compressor)) throw new MetadataError(`.zarray: invalid compressor ${JSON.stringify(compressor)}`, context);
+  if (compressor !== null && !isV2Codec(compressor)) throw new MetadataError(`.zarray: invalid compressor ${stringifyJSON(compressor)}`, context);
   const filters = zarray.filters ?? null;
   if (filters !== null && !(Array.isArray(filters) && filters.every(isV2Codec))) {
-    throw new MetadataError(`.zarray: invalid filters ${JSON.stringify(filters)}`, context);
+    throw new MetadataError(`.zarray: invalid filters ${stringifyJSON(filters)}`, context);
   }
   const fillValueNull = zarray.fill_value === null || zarray.fill_value === undefined;
   const fillValue = fillValueNull ? zeroScalar(dataType) : parseFillValue(zarray.fill_value, dataType, context);
@@ -305,16 +307,56 @@ export function v2Codecs(v2: V2Fields, dataType: DataType, ndim: number, context
   if (v2.order === "F" && ndim > 1) {
     codecs.push({ name: "transpose", configuration: { order: [...Array(ndim).keys()].reverse() } });
   }
-  for (const filter of v2.filters ?? []) codecs.push(v2FilterToV3(filter, dataType, context));
-  const multiByte = DATA_TYPES[dataType].itemsize / DATA_TYPES[dataType].slots > 1;
-  codecs.push(multiByte ? { name: "bytes", configuration: { endian: v2.endian } } : { name: "bytes" });
-  if (v2.compressor) codecs.push(v2CompressorToV3(v2.compressor, dataType, context));
+  // Value filters (delta, astype, …) work on the array, before its bytes are laid out; byte
+  // filters (shuffle, checksums, compressors used as filters) on the bytes, after. v2 applies
+  // them in list order, so a byte filter followed by a value filter has no v3 chain.
+  const afterBytes: CodecMetadata[] = [];
+  let endian = v2.endian;
+  let itemType = dataType;
+  for (const filter of v2.filters ?? []) {
+    if (V2_BYTE_FILTERS.has(filter.id) || V2_COMPRESSORS.has(filter.id)) {
+      afterBytes.push(v2CompressorToV3(filter, itemType, context));
+      continue;
+    }
+    if (afterBytes.length) {
+      throw new MetadataError(`.zarray: filter "${filter.id}" works on values but follows byte filter "${afterBytes[afterBytes.length - 1].name}"; no codec chain does that`, context);
+    }
+    const codec = v2FilterToV3(filter, context);
+    codecs.push(codec);
+    // The stored type is the last filter's output type, with its byte order when it names one.
+    const output = filterOutputType(filter);
+    if (output) ({ dataType: itemType, endian } = { dataType: output.dataType, endian: output.endian ?? endian });
+    if (filter.id === "packbits") itemType = "uint8";
+  }
+  const multiByte = DATA_TYPES[itemType].itemsize / DATA_TYPES[itemType].slots > 1;
+  codecs.push(multiByte ? { name: "bytes", configuration: { endian } } : { name: "bytes" });
+  codecs.push(...afterBytes);
+  if (v2.compressor) codecs.push(v2CompressorToV3(v2.compressor, itemType, context));
   return codecs;
 }
 
-function v2FilterToV3(filter: V2CodecConfig, _dataType: DataType, context: ErrorContext): CodecMetadata {
-  // No v2 filter is supported yet (delta, shuffle, fixedscaleoffset, ... are later work).
-  throw new UnknownCodecError(filter.id, context);
+/** numcodecs filters that work on bytes: v3 has them as bytes → bytes codecs. */
+const V2_BYTE_FILTERS = new Set(["shuffle", "crc32", "adler32", "fletcher32"]);
+const V2_COMPRESSORS = new Set(["blosc", "zstd", "lz4", "zlib", "gzip"]);
+
+/** The type a value filter stores (`astype` / `encode_dtype`), when it names one. */
+function filterOutputType(filter: V2CodecConfig): { dataType: DataType; endian: Endian | undefined } | undefined {
+  const name = filter.id === "astype" ? filter.encode_dtype : filter.astype;
+  if (typeof name !== "string") return undefined;
+  try {
+    const { dataType, endian } = parseV2DataType(name);
+    return { dataType, endian: /^[<>]/.test(name) ? endian : undefined };
+  } catch {
+    return undefined; // the codec itself reports a bad type, naming its key
+  }
+}
+
+/** A v2 value filter as its v3 codec: numcodecs registers each under "numcodecs.<id>". */
+function v2FilterToV3(filter: V2CodecConfig, context: ErrorContext): CodecMetadata {
+  const { id, ...configuration } = filter;
+  const name = `numcodecs.${id}`;
+  if (!registeredCodecs().includes(name)) throw new UnknownCodecError(id, context);
+  return { name, configuration };
 }
 
 const BLOSC_SHUFFLE_NAMES = ["noshuffle", "shuffle", "bitshuffle"];
@@ -347,6 +389,8 @@ function v2CompressorToV3(compressor: V2CodecConfig, dataType: DataType, context
     case "gzip":
       return { name: "gzip", configuration: { level: config.level ?? 1 } };
     default:
+      // The byte filters (shuffle, checksums) serve as compressors too.
+      if (V2_BYTE_FILTERS.has(id)) return v2FilterToV3(compressor, context);
       throw new UnknownCodecError(id, context);
   }
 }

@@ -58,8 +58,6 @@ const V2_BYTES_STRING: Unsupported = { reason: "fixed-width bytes string dtype (
 const V2_UNICODE: Unsupported = { reason: "fixed-width unicode string dtype (<U / >U)", code: "UNSUPPORTED_DATA_TYPE" };
 const V2_OBJECT: Unsupported = { reason: "object dtype (|O, vlen-utf8 / json2 object codec)", code: "UNSUPPORTED_DATA_TYPE" };
 const V3_STRING: Unsupported = { reason: "variable-length string data type (vlen-utf8)", code: "UNSUPPORTED_DATA_TYPE" };
-const v2Filter = (id: string): Unsupported => ({ reason: `v2 filter "${id}"`, code: "UNKNOWN_CODEC", codec: id });
-const NUMCODECS_DELTA: Unsupported = { reason: "numcodecs.delta codec", code: "UNKNOWN_CODEC", codec: "numcodecs.delta" };
 const SHARDING: Unsupported = {
   reason: "sharding (issue #4)",
   code: "UNKNOWN_CODEC",
@@ -76,11 +74,6 @@ const UNSUPPORTED: Record<StoreName, Record<string, Unsupported>> = {
     "2d.chunked.U7": V2_UNICODE,
     "1d.contiguous.json2.O": V2_OBJECT,
     "3d.chunked.O": V2_OBJECT,
-    "1d.contiguous.bitround.f4": v2Filter("bitround"),
-    "1d.contiguous.delta.i2": v2Filter("delta"),
-    "1d.contiguous.delta.shuffle.i2": v2Filter("delta"),
-    "1d.contiguous.fixedscaleoffset.f4": v2Filter("fixedscaleoffset"),
-    "1d.contiguous.shuffle.i2": v2Filter("shuffle"),
   },
   "v3/data.zarr": {
     "1d.chunked.string.vlen": V3_STRING,
@@ -89,8 +82,6 @@ const UNSUPPORTED: Record<StoreName, Record<string, Unsupported>> = {
     "1d.string.empty": V3_STRING,
     "1d.string.unicode": V3_STRING,
     "2d.chunked.string.vlen": V3_STRING,
-    "1d.contiguous.delta.i4": NUMCODECS_DELTA,
-    "3d.contiguous.delta.i4.mixed": NUMCODECS_DELTA,
     "1d.chunked.compressed.sharded.i2": SHARDING,
     "1d.chunked.filled.compressed.sharded.i2": SHARDING,
     "1d.contiguous.compressed.sharded.b1": SHARDING,
@@ -290,6 +281,10 @@ function declaredFeatures(store: StoreName, arrayPath: string): { dataType: stri
 /** The support rules of the brief, applied to the metadata: agrees with the explicit list. */
 const SUPPORTED_DATA_TYPES = new Set(["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16", "float32", "float64", "complex64", "complex128"]);
 const SUPPORTED_CODECS = new Set(["bytes", "transpose", "gzip", "zlib", "zstd", "blosc", "lz4", "crc32c", "numcodecs.zlib", "numcodecs.lz4"]);
+// numcodecs filters (v2 ids, v3 numcodecs.* names) and the value-conversion extensions.
+const NUMCODECS_FILTERS = ["delta", "astype", "fixedscaleoffset", "quantize", "bitround", "packbits", "shuffle", "crc32", "adler32", "fletcher32"];
+for (const id of NUMCODECS_FILTERS) for (const name of [`filter:${id}`, `numcodecs.${id}`, id]) SUPPORTED_CODECS.add(name);
+for (const name of ["scale_offset", "cast_value"]) SUPPORTED_CODECS.add(name);
 
 function ruleSaysSupported(store: StoreName, arrayPath: string): boolean {
   const { dataType, codecs } = declaredFeatures(store, arrayPath);

@@ -26,6 +26,7 @@ import {
   ZarrArray,
   create,
   open,
+  openArray,
   setDeflateBackend,
   type CodecMetadata,
   type DataType,
@@ -230,6 +231,15 @@ const CHAINS: ChainCase[] = [
     codecs: [{ name: "sharding_indexed", configuration: { chunk_shape: [8, 8], codecs: [BYTES_LE, { name: "zstd" }] } }],
     checksummed: false,
   },
+  // numcodecs filters and checksums, and the value-conversion extensions.
+  { label: "numcodecs.crc32", dataType: "int32", codecs: [BYTES_LE, { name: "numcodecs.crc32" }], checksummed: true },
+  { label: "zstd + numcodecs.crc32 at the end", dataType: "int32", codecs: [BYTES_LE, { name: "zstd", configuration: { level: 1 } }, { name: "numcodecs.crc32", configuration: { location: "end" } }], checksummed: true },
+  { label: "numcodecs.adler32", dataType: "int32", codecs: [BYTES_LE, { name: "numcodecs.adler32" }], checksummed: true, weak: true },
+  { label: "numcodecs.fletcher32", dataType: "int32", codecs: [BYTES_LE, { name: "numcodecs.fletcher32" }], checksummed: true, weak: true },
+  { label: "delta + shuffle + zstd", dataType: "int32", codecs: [{ name: "numcodecs.delta", configuration: { dtype: "<i4" } }, BYTES_LE, { name: "numcodecs.shuffle", configuration: { elementsize: 4 } }, { name: "zstd" }], checksummed: false },
+  { label: "delta (astype i2) + crc32", dataType: "int32", codecs: [{ name: "numcodecs.delta", configuration: { dtype: "<i4", astype: "<i2" } }, BYTES_LE, { name: "numcodecs.crc32" }], checksummed: true },
+  { label: "scale_offset + cast_value + crc32", dataType: "int32", codecs: [{ name: "scale_offset", configuration: { offset: -3, scale: 3 } }, { name: "cast_value", configuration: { data_type: "int16" } }, BYTES_LE, { name: "numcodecs.crc32" }], checksummed: true },
+  { label: "fixedscaleoffset + astype", dataType: "int32", codecs: [{ name: "numcodecs.fixedscaleoffset", configuration: { offset: 10, scale: 1, dtype: "<i4", astype: "<i2" } }, { name: "numcodecs.astype", configuration: { encode_dtype: "<i4", decode_dtype: "<i2" } }, BYTES_LE], checksummed: false },
 ];
 
 describe("hostile chunk bytes", () => {
@@ -580,5 +590,115 @@ describe("hostile objects on a FileSystemStore", () => {
     await writeFile(join(dir, "zarr.json"), "{\"zarr_format\": 3, \"node_type\": \"arr");
     const meta = await typed(() => open(store));
     expect(!meta.ok && meta.error).toBeInstanceOf(MetadataError);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// 7. numcodecs and extension codecs: configurations and stored values that do not add up
+
+describe("hostile numcodecs and extension codec input", () => {
+  const spec = (dataType: DataType, shape = [16]) => ({ shape, dataType, fillValue: 0 });
+  const bad: [string, DataType, CodecMetadata[]][] = [
+    ["delta without a dtype it can view the data as", "int32", [{ name: "numcodecs.delta", configuration: { dtype: "<f8" } }, BYTES_LE]],
+    ["delta of bool", "bool", [{ name: "numcodecs.delta", configuration: { dtype: "|b1" } }, { name: "bytes" }]],
+    ["astype to a string type", "float64", [{ name: "numcodecs.astype", configuration: { encode_dtype: "|S4" } }, BYTES_LE]],
+    ["fixedscaleoffset with scale 0", "float64", [{ name: "numcodecs.fixedscaleoffset", configuration: { offset: 0, scale: 0, dtype: "<f8", astype: "<i2" } }, BYTES_LE]],
+    ["fixedscaleoffset with a string scale", "float64", [{ name: "numcodecs.fixedscaleoffset", configuration: { offset: 0, scale: "ten", dtype: "<f8" } }, BYTES_LE]],
+    ["quantize of integers", "int32", [{ name: "numcodecs.quantize", configuration: { digits: 2, dtype: "<i4" } }, BYTES_LE]],
+    ["quantize without digits", "float64", [{ name: "numcodecs.quantize", configuration: { dtype: "<f8" } }, BYTES_LE]],
+    ["bitround keeping more bits than the mantissa has", "float32", [{ name: "numcodecs.bitround", configuration: { keepbits: 24 } }, BYTES_LE]],
+    ["bitround of integers", "int32", [{ name: "numcodecs.bitround", configuration: { keepbits: 3 } }, BYTES_LE]],
+    ["packbits of integers", "int32", [{ name: "numcodecs.packbits" }, BYTES_LE]],
+    ["shuffle with a negative element size", "int32", [BYTES_LE, { name: "numcodecs.shuffle", configuration: { elementsize: -4 } }]],
+    ["crc32 at the middle", "int32", [BYTES_LE, { name: "numcodecs.crc32", configuration: { location: "middle" } }]],
+    ["fletcher32 with an option it does not have", "int32", [BYTES_LE, { name: "numcodecs.fletcher32", configuration: { location: "end" } }]],
+    ["scale_offset with scale 0 on integers", "int32", [{ name: "scale_offset", configuration: { scale: 0 } }, BYTES_LE]],
+    ["scale_offset with an offset beyond the type", "int8", [{ name: "scale_offset", configuration: { offset: 300 } }, { name: "bytes" }]],
+    ["cast_value to a string type", "float64", [{ name: "cast_value", configuration: { data_type: "string" } }, BYTES_LE]],
+    ["cast_value wrapping to a float", "int32", [{ name: "cast_value", configuration: { data_type: "float32", out_of_range: "wrap" } }, BYTES_LE]],
+    ["cast_value with an unknown rounding", "float64", [{ name: "cast_value", configuration: { data_type: "int16", rounding: "sideways" } }, BYTES_LE]],
+    ["cast_value with a scalar_map value beyond the target", "float64", [{ name: "cast_value", configuration: { data_type: "int8", scalar_map: { encode: [["NaN", 1000]] } } }, BYTES_LE]],
+    ["cast_value with a malformed scalar_map", "float64", [{ name: "cast_value", configuration: { data_type: "int8", scalar_map: { encode: [["NaN"]] } } }, BYTES_LE]],
+  ];
+  for (const [what, dataType, codecs] of bad) {
+    it(`bad configuration (${what}) is a MetadataError naming the array`, () => {
+      let error: unknown;
+      try {
+        new CodecChain(spec(dataType), codecs, { path: "arr" });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(MetadataError);
+      expect((error as MetadataError).path).toBe("arr");
+    });
+  }
+
+  it("a v2 value filter after a byte filter has no chain: a MetadataError naming the array", async () => {
+    const store = new MemoryStore();
+    await store.set("a/.zarray", new TextEncoder().encode(JSON.stringify({ zarr_format: 2, shape: [4], chunks: [4], dtype: "<i4", compressor: null, fill_value: 0, order: "C", filters: [{ id: "shuffle", elementsize: 4 }, { id: "delta", dtype: "<i4" }] })));
+    const outcome = await typed(() => open(store, { path: "a" }));
+    expect(!outcome.ok && outcome.error).toBeInstanceOf(MetadataError);
+    expect(!outcome.ok && outcome.error.path).toBe("a");
+  });
+
+  it("a checksum mismatch is a ChecksumError naming the array and key, for every numcodecs checksum", async () => {
+    for (const name of ["numcodecs.crc32", "numcodecs.adler32", "numcodecs.fletcher32"]) {
+      const chain = new CodecChain(spec("int32"), [BYTES_LE, { name }], { path: "arr" });
+      const valid = await chain.encode({ data: Int32Array.from(range(16)), shape: [16], dtype: "int32" }, "arr/c/0");
+      const damaged = valid.slice();
+      damaged[name === "numcodecs.fletcher32" ? 5 : 9] ^= 0x10;
+      const outcome = await typed(() => chain.decode(damaged, "arr/c/0"));
+      expect(!outcome.ok && outcome.error, name).toBeInstanceOf(ChecksumError);
+      expect(!outcome.ok && outcome.error.key).toBe("arr/c/0");
+      expect(!outcome.ok && outcome.error.path).toBe("arr");
+    }
+  });
+
+  it("packbits bytes whose padding count or length lie are a CodecError", async () => {
+    const chain = new CodecChain(spec("bool", [13]), [{ name: "numcodecs.packbits" }, { name: "bytes" }], { path: "arr" });
+    const valid = (await chain.encode({ data: Uint8Array.from(range(13), (i) => i % 2), shape: [13], dtype: "bool" }, "k")) as Uint8Array;
+    expect(valid[0]).toBe(3);
+    for (const forged of [Uint8Array.of(7, ...valid.subarray(1)), valid.subarray(0, 2), Uint8Array.of(...valid, 0)]) {
+      const outcome = await typed(() => chain.decode(forged, "arr/c/0"));
+      expect(!outcome.ok && outcome.error).toBeInstanceOf(CodecError);
+      expect(!outcome.ok && outcome.error.key).toBe("arr/c/0");
+    }
+  });
+
+  it("scale_offset values that do not divide, or leave the type, are a CodecError (never wrapped)", async () => {
+    const chain = new CodecChain({ ...spec("int8", [4]), fillValue: 100 }, [{ name: "scale_offset", configuration: { offset: 100, scale: 2 } }, { name: "bytes" }], { path: "arr" });
+    // The fill value is encoded too: one the codec cannot store makes the array unusable, said up front.
+    expect(() => new CodecChain(spec("int8", [4]), [{ name: "scale_offset", configuration: { offset: 100, scale: 2 } }, { name: "bytes" }], { path: "arr" })).toThrow(MetadataError);
+    for (const stored of [Int8Array.of(2, 4, 5, 6), Int8Array.of(100, 0, 0, 0)]) {
+      // 5 does not divide by 2; 100 / 2 + 100 = 150 is beyond int8.
+      const outcome = await typed(() => chain.decode(new Uint8Array(stored.buffer), "arr/c/0"));
+      expect(!outcome.ok && outcome.error).toBeInstanceOf(CodecError);
+    }
+    const write = await typed(() => chain.encode({ data: Int8Array.of(-100, 100, 100, 100), shape: [4], dtype: "int8" }, "arr/c/0"));
+    expect(!write.ok && write.error).toBeInstanceOf(CodecError);
+  });
+
+  it("cast_value: NaN without a scalar_map entry, and out-of-range values without a policy, are a CodecError", async () => {
+    const chain = new CodecChain(spec("float64", [3]), [{ name: "cast_value", configuration: { data_type: "int8" } }, { name: "bytes" }], { path: "arr" });
+    for (const values of [Float64Array.of(1, NaN, 2), Float64Array.of(1, 200, 2)]) {
+      const outcome = await typed(() => chain.encode({ data: values, shape: [3], dtype: "float64" }, "arr/c/0"));
+      expect(!outcome.ok && outcome.error).toBeInstanceOf(CodecError);
+      expect(!outcome.ok && outcome.error.key).toBe("arr/c/0");
+    }
+  });
+
+  it("metadata integers: exact beyond 2^53, out of the type's range a MetadataError", async () => {
+    const store = new MemoryStore();
+    const doc = (fill: string) => `{"zarr_format": 3, "node_type": "array", "shape": [4], "data_type": "uint64", "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [4]}}, "chunk_key_encoding": {"name": "default"}, "fill_value": ${fill}, "codecs": [{"name": "bytes", "configuration": {"endian": "little"}}]}`;
+    await store.set("ok/zarr.json", new TextEncoder().encode(doc("18446744073709551615")));
+    await store.set("over/zarr.json", new TextEncoder().encode(doc("18446744073709551616")));
+    await store.set("deep/zarr.json", new TextEncoder().encode(`${"[".repeat(100_000)}18446744073709551616${"]".repeat(100_000)}`));
+    const ok = await typed(() => openArray(store, { path: "ok" }));
+    expect(ok.ok && ok.value.fillValue).toBe(2n ** 64n - 1n);
+    for (const path of ["over", "deep"]) {
+      const outcome = await typed(() => open(store, { path }));
+      expect(!outcome.ok && outcome.error, path).toBeInstanceOf(MetadataError);
+      expect(!outcome.ok && outcome.error.path).toBe(path);
+    }
   });
 });

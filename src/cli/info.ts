@@ -3,6 +3,7 @@ import { ZarrArray } from "../array.js";
 import type { CodecMetadata } from "../codecs/codec.js";
 import { DATA_TYPES, fillValueToJSON, product, toV2DataType } from "../dtype.js";
 import { UnsupportedOperationError } from "../errors.js";
+import { stringifyJSON } from "../json.js";
 import type { ZarrGroup } from "../group.js";
 import type { Store } from "../store.js";
 import { COMMON_HELP, COMMON_OPTIONS, parse } from "./args.js";
@@ -103,7 +104,7 @@ async function describeGroup(group: ZarrGroup, signal: AbortSignal): Promise<Rec
 /** "zstd(level=3, checksum=false)" */
 function codecText(codec: CodecMetadata): string {
   const config = Object.entries((codec.configuration ?? {}) as Record<string, unknown>).filter(([key]) => key !== "codecs" && key !== "index_codecs" && key !== "chunk_shape");
-  return config.length ? `${codec.name}(${config.map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join(", ")})` : codec.name;
+  return config.length ? `${codec.name}(${config.map(([k, v]) => `${k}=${typeof v === "string" ? v : stringifyJSON(v)}`).join(", ")})` : codec.name;
 }
 
 function chainText(codecs: readonly CodecMetadata[]): string {
@@ -134,12 +135,12 @@ function arrayLines(info: Record<string, unknown>): string[] {
     ["chunks", `${formatShape(info.chunks as number[])}  (${info.chunkCount as number} chunks${shards ? "" : `, ${storedText}`})`],
     ["shards", shards ? `${formatShape(shards)}  (${info.shardCount as number} shards, ${storedText})` : "none"],
     ["codecs", chainText(info.codecs as CodecMetadata[])],
-    ["fill value", JSON.stringify(info.fillValue)],
+    ["fill value", stringifyJSON(info.fillValue)],
     ["size", sizeText(info)],
   ];
   const names = info.dimensionNames as (string | null)[] | null;
   if (names) lines.push(["dimensions", names.map((n) => n ?? "-").join(", ")]);
-  if (Object.keys(info.attributes as object).length) lines.push(["attributes", JSON.stringify(info.attributes)]);
+  if (Object.keys(info.attributes as object).length) lines.push(["attributes", stringifyJSON(info.attributes)]);
   return lines.map(([k, v]) => `  ${k.padEnd(11)} ${v}`);
 }
 
@@ -172,11 +173,11 @@ export async function runInfo(args: string[], context: CommandContext): Promise<
     const node = await openNodeAt(store, url, context.signal);
     const info = node instanceof ZarrArray ? await describeArray(node, context.signal) : await describeGroup(node, context.signal);
     if (values.json) {
-      context.stdout.write(`${JSON.stringify({ url, ...info }, null, 2)}\n`);
+      context.stdout.write(`${stringifyJSON({ url, ...info }, 2)}\n`);
       return 0;
     }
     const kind = info.node === "array" ? "array" : "group";
-    const attributes = kind === "group" && Object.keys(info.attributes as object).length ? `  attributes ${JSON.stringify(info.attributes)}` : "";
+    const attributes = kind === "group" && Object.keys(info.attributes as object).length ? `  attributes ${stringifyJSON(info.attributes)}` : "";
     const lines = [`${url}: ${kind}, Zarr v${info.zarrFormat as number}${attributes}`];
     lines.push(...(kind === "array" ? arrayLines(info) : treeLines(info, "")));
     context.stdout.write(`${lines.join("\n")}\n`);

@@ -17,6 +17,7 @@ import type {
 } from "./codec.js";
 import { getCodecFactory } from "./registry.js";
 import { MAX_BUFFER_BYTES } from "../selection.js";
+import { stringifyJSON } from "../json.js";
 
 export class CodecChain {
   readonly arrayToArray: ArrayToArrayCodec[] = [];
@@ -186,5 +187,5 @@ export function normalizeCodecMetadata(entry: unknown, context: ErrorContext): C
     }
     return configuration === undefined ? { name } : { name, configuration };
   }
-  throw new MetadataError(`invalid codec entry ${JSON.stringify(entry)}`, context);
+  throw new MetadataError(`invalid codec entry ${stringifyJSON(entry)}`, context);
 }

@@ -1,5 +1,6 @@
 /** Validation helpers for codec configurations: bad configuration is a MetadataError naming the codec. */
 import { MetadataError, type ErrorContext } from "../errors.js";
+import { stringifyJSON } from "../json.js";
 
 export class ConfigReader {
   constructor(
@@ -28,21 +29,21 @@ export class ConfigReader {
     const value = this.config[key] ?? fallback;
     if (value === undefined) this.fail(`"${key}" is required`);
     if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-      this.fail(`"${key}" must be an integer in [${min}, ${max}], got ${JSON.stringify(value)}`);
+      this.fail(`"${key}" must be an integer in [${min}, ${max}], got ${stringifyJSON(value)}`);
     }
     return value;
   }
 
   boolean(key: string, fallback: boolean): boolean {
     const value = this.config[key] ?? fallback;
-    if (typeof value !== "boolean") this.fail(`"${key}" must be a boolean, got ${JSON.stringify(value)}`);
+    if (typeof value !== "boolean") this.fail(`"${key}" must be a boolean, got ${stringifyJSON(value)}`);
     return value;
   }
 
   oneOf<T extends string | number>(key: string, choices: readonly T[], fallback: T | undefined): T {
     const value = this.config[key] ?? fallback;
     if (!choices.includes(value as T)) {
-      this.fail(`"${key}" must be one of ${choices.map((c) => JSON.stringify(c)).join(", ")}, got ${JSON.stringify(value)}`);
+      this.fail(`"${key}" must be one of ${choices.map((c) => stringifyJSON(c)).join(", ")}, got ${stringifyJSON(value)}`);
     }
     return value as T;
   }

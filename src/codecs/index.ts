@@ -8,6 +8,18 @@ import "./zstd.js";
 import "./blosc.js";
 import "./lz4.js";
 import "./sharding.js";
+import "./delta.js";
+import "./astype.js";
+import "./fixedscaleoffset.js";
+import "./quantize.js";
+import "./bitround.js";
+import "./packbits.js";
+import "./shuffle.js";
+import "./crc32.js";
+import "./adler32.js";
+import "./fletcher32.js";
+import "./scale-offset.js";
+import "./cast-value.js";
 
 export * from "./codec.js";
 export { CodecChain } from "./chain.js";

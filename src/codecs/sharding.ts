@@ -26,6 +26,7 @@ import { CodecChain } from "./chain.js";
 import type { ArrayToBytesCodec, ChunkSpec, CodecMetadata, MaybePromise } from "./codec.js";
 import { ConfigReader } from "./config.js";
 import { registerCodec } from "./registry.js";
+import { stringifyJSON } from "../json.js";
 
 export type IndexLocation = "start" | "end";
 
@@ -278,7 +279,7 @@ export class ShardingCodec implements ArrayToBytesCodec {
       (this.itemsize / slots === 1 || (a2b.endian === "big") !== HOST_LITTLE_ENDIAN);
     const indexSize = this.indexChain.encodedSize;
     if (indexSize === null) {
-      fail(`index_codecs must have a fixed encoded size (no compression), got ${JSON.stringify(this.indexChain.toJSON())}`);
+      fail(`index_codecs must have a fixed encoded size (no compression), got ${stringifyJSON(this.indexChain.toJSON())}`);
     }
     this.indexSize = indexSize as number;
   }
@@ -725,11 +726,11 @@ function positiveIntegers(value: unknown): value is number[] {
 registerCodec("sharding_indexed", (configuration, input, context) => {
   const config = new ConfigReader("sharding_indexed", configuration, context, ["chunk_shape", "codecs", "index_codecs", "index_location"]);
   const chunkShape = config.raw("chunk_shape");
-  if (!positiveIntegers(chunkShape)) config.fail(`"chunk_shape" must be a list of positive integers, got ${JSON.stringify(chunkShape)}`);
+  if (!positiveIntegers(chunkShape)) config.fail(`"chunk_shape" must be a list of positive integers, got ${stringifyJSON(chunkShape)}`);
   const codecs = config.raw("codecs");
-  if (!Array.isArray(codecs) || codecs.length === 0) config.fail(`"codecs" must be a non-empty list, got ${JSON.stringify(codecs)}`);
+  if (!Array.isArray(codecs) || codecs.length === 0) config.fail(`"codecs" must be a non-empty list, got ${stringifyJSON(codecs)}`);
   const indexCodecs = config.has("index_codecs") ? config.raw("index_codecs") : DEFAULT_INDEX_CODECS;
-  if (!Array.isArray(indexCodecs) || indexCodecs.length === 0) config.fail(`"index_codecs" must be a non-empty list, got ${JSON.stringify(indexCodecs)}`);
+  if (!Array.isArray(indexCodecs) || indexCodecs.length === 0) config.fail(`"index_codecs" must be a non-empty list, got ${stringifyJSON(indexCodecs)}`);
   const indexLocation = config.oneOf<IndexLocation>("index_location", ["start", "end"], "end");
   // Metadata decides how deep the inner chains nest; unbounded, it would decide the stack depth.
   if (nesting >= MAX_SHARDING_DEPTH) config.fail(`sharding codecs nest more than ${MAX_SHARDING_DEPTH} deep`);

@@ -5,6 +5,7 @@ import { wordView } from "../copy.js";
 import type { ArrayToArrayCodec, ChunkSpec, CodecMetadata } from "./codec.js";
 import { ConfigReader } from "./config.js";
 import { registerCodec } from "./registry.js";
+import { stringifyJSON } from "../json.js";
 
 export class TransposeCodec implements ArrayToArrayCodec {
   readonly kind = "array_to_array";
@@ -89,6 +90,6 @@ registerCodec("transpose", (configuration, input, context) => {
     order.length === ndim &&
     order.every((a) => Number.isInteger(a) && a >= 0 && a < ndim) &&
     new Set(order).size === ndim;
-  if (!valid) config.fail(`"order" must be a permutation of 0..${ndim - 1}, got ${JSON.stringify(order)}`);
+  if (!valid) config.fail(`"order" must be a permutation of 0..${ndim - 1}, got ${stringifyJSON(order)}`);
   return new TransposeCodec(order as number[]);
 });
