@@ -6,6 +6,8 @@
  *   - `memory://name` → a MemoryStore, shared by name within the process (so a program can
  *     write to "memory://scratch" and read it back through a second openStore call)
  *   - `http://` / `https://` → HttpStore
+ *   - `s3://bucket/prefix` → S3Store (credentials, region and endpoint from `options.s3` or the
+ *     standard AWS sources)
  *
  * The store is rooted at the location: the array or group lives at path "" inside it.
  */
@@ -17,6 +19,7 @@ import type { Store } from "../src/store.js";
 import { FileSystemStore, type FileSystemStoreOptions } from "./filesystem.js";
 import { HttpStore, type HttpStoreOptions } from "./http.js";
 import { MemoryStore } from "./memory.js";
+import { S3Store, type S3StoreOptions } from "./s3.js";
 
 export interface OpenStoreOptions {
   /** Reject writes (filesystem and HTTP stores). */
@@ -25,6 +28,8 @@ export interface OpenStoreOptions {
   filesystem?: Omit<FileSystemStoreOptions, "readOnly">;
   /** Options passed to an HttpStore (headers, onRequest, retry, connections, timeoutMs…). */
   http?: Omit<HttpStoreOptions, "readOnly">;
+  /** Options passed to an S3Store (credentials, profile, anonymous, region, endpoint…). */
+  s3?: Omit<S3StoreOptions, "readOnly">;
 }
 
 const memoryStores = new Map<string, MemoryStore>();
@@ -57,8 +62,10 @@ export async function openStore(location: string, options: OpenStoreOptions = {}
     case "http":
     case "https":
       return new HttpStore(location, { ...options.http, readOnly: options.readOnly });
+    case "s3":
+      return new S3Store(location, { ...options.s3, readOnly: options.readOnly });
     default:
-      throw new StoreError(`unsupported store URL scheme "${scheme}:" in ${location} (use a path, file://, memory://, http:// or https://)`, {
+      throw new StoreError(`unsupported store URL scheme "${scheme}:" in ${location} (use a path, file://, memory://, http://, https:// or s3://)`, {
         key: location,
       });
   }
