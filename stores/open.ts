@@ -8,10 +8,13 @@
  *   - `http://` / `https://` → HttpStore
  *   - `s3://bucket/prefix` → S3Store (credentials, region and endpoint from `options.s3` or the
  *     standard AWS sources)
+ *   - any of these ending in `.zip` → a ZipStore reading the archive by range (read-only), or,
+ *     for a local path opened for writing, a ZipWriterStore making a new archive
  *
  * The store is rooted at the location: the array or group lives at path "" inside it.
  */
 
+import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { StoreError } from "../src/errors.js";
@@ -20,6 +23,8 @@ import { FileSystemStore, type FileSystemStoreOptions } from "./filesystem.js";
 import { HttpStore, type HttpStoreOptions } from "./http.js";
 import { MemoryStore } from "./memory.js";
 import { S3Store, type S3StoreOptions } from "./s3.js";
+import { ZipStore, type ZipStoreOptions } from "./zip.js";
+import { ZipWriterStore } from "./zip-writer.js";
 
 export interface OpenStoreOptions {
   /** Reject writes (filesystem and HTTP stores). */
@@ -30,6 +35,14 @@ export interface OpenStoreOptions {
   http?: Omit<HttpStoreOptions, "readOnly">;
   /** Options passed to an S3Store (credentials, profile, anonymous, region, endpoint…). */
   s3?: Omit<S3StoreOptions, "readOnly">;
+  /** Options for a `.zip` location read as a ZipStore. */
+  zip?: ZipStoreOptions;
+}
+
+/** `…/name.zip` (a path or URL whose last segment ends in .zip). */
+export function isZipLocation(location: string): boolean {
+  const withoutQuery = location.replace(/[?#].*$/, "").replace(/\/+$/, "");
+  return /\.zip$/i.test(withoutQuery);
 }
 
 const memoryStores = new Map<string, MemoryStore>();
@@ -43,6 +56,33 @@ export async function openStore(location: string, options: OpenStoreOptions = {}
   if (typeof location !== "string" || location === "") {
     throw new StoreError("a store location must be a non-empty path or URL", { key: String(location) });
   }
+  if (isZipLocation(location)) return openZip(location, options);
+  return openPlain(location, options);
+}
+
+/** A zip archive: read through the store of the folder that holds it, or written as a new local file. */
+async function openZip(location: string, options: OpenStoreOptions): Promise<Store> {
+  const trimmed = location.replace(/[?#].*$/, "").replace(/\/+$/, "");
+  const cut = trimmed.lastIndexOf("/");
+  const name = decodeURIComponent(trimmed.slice(cut + 1));
+  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(location)?.[1]?.toLowerCase();
+  if (!options.readOnly) {
+    if (scheme !== undefined && scheme !== "file") {
+      throw new StoreError(`a zip archive can be written only to a local path, not ${location}`, { key: location });
+    }
+    return new ZipWriterStore(scheme === "file" ? fileURLToPath(trimmed) : path.resolve(trimmed));
+  }
+  const folder = cut < 0 ? "." : scheme !== undefined && cut < scheme.length + 3 ? trimmed : trimmed.slice(0, cut + 1);
+  const parent = await openPlain(cut < 0 ? "." : folder, options);
+  try {
+    return await ZipStore.open(parent, name, options.zip);
+  } catch (error) {
+    await parent.close?.();
+    throw error;
+  }
+}
+
+async function openPlain(location: string, options: OpenStoreOptions): Promise<Store> {
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(location)?.[1]?.toLowerCase();
   if (scheme === undefined) {
     return new FileSystemStore(location, { ...options.filesystem, readOnly: options.readOnly });
