@@ -52,6 +52,7 @@ export async function runWorkerCommand(args: string[], context: CommandContext):
   const onTask = (event: TaskEvent) => {
     if (json) return say(JSON.stringify({ event: "task", ...event, elapsedMs: Math.round(event.elapsedMs) }));
     const head = `task ${event.id} (${event.kind})`;
+    if (event.outcome === "started") return say(`${head} started, attempt ${event.attempt} of ${event.attempts}`);
     if (event.outcome === "failed") {
       const will = event.attempt < event.attempts ? "will retry" : "gave up";
       return say(`${head} failed, attempt ${event.attempt} of ${event.attempts} (${will}): ${event.error?.name}: ${event.error?.message}`);

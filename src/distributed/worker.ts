@@ -47,7 +47,7 @@ export interface RunWorkerOptions {
 export interface TaskEvent {
   id: string;
   kind: TaskData["kind"];
-  outcome: "done" | "failed";
+  outcome: "started" | "done" | "failed";
   /** 1 for the first try. */
   attempt: number;
   attempts: number;
@@ -169,16 +169,20 @@ export async function runWorker(redisUrl: string, options: RunWorkerOptions = {}
   const event = (job: Job<TaskData>, outcome: TaskEvent["outcome"], extra: Partial<TaskEvent>): TaskEvent => {
     const t0 = started.get(job.id as string);
     started.delete(job.id as string);
+    // BullMQ has counted the attempt that just ended by now.
     return {
       id: job.id as string,
       kind: job.data.kind,
       outcome,
-      attempt: job.attemptsMade + (outcome === "failed" ? 0 : 1),
+      attempt: job.attemptsMade,
       attempts: job.opts.attempts ?? 1,
       elapsedMs: t0 === undefined ? 0 : performance.now() - t0,
       ...extra,
     };
   };
+  worker.on("active", (job) => {
+    options.onTask?.({ id: job.id as string, kind: job.data.kind, outcome: "started", attempt: job.attemptsMade + 1, attempts: job.opts.attempts ?? 1, elapsedMs: 0 });
+  });
   worker.on("completed", (job, result) => {
     summary.tasksDone++;
     options.onTask?.(event(job, "done", { result }));
