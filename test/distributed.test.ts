@@ -5,6 +5,7 @@
  *   same conversion done in one process; each task runs once;
  * - a worker SIGKILLed mid-task: its task runs again elsewhere after the stall interval, and
  *   the copy is still exact;
+ * - SIGTERM to a worker mid-task: the task is finished, then the worker exits 0;
  * - the coordinator SIGKILLed and run again resumes: finished tasks are not run again;
  * - a corrupt source chunk fails its task only (typed error with array and key in the summary,
  *   exit 1); fixed, the same command resumes and runs that task alone;
@@ -84,6 +85,8 @@ interface WorkerProcess {
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** SIGTERM, then the exit code. */
   stop(): Promise<number | null>;
+  /** The exit code, once it has exited. */
+  exited: Promise<number | null>;
 }
 
 const workers: WorkerProcess[] = [];
@@ -118,6 +121,7 @@ function startWorker(queueName: string, extra: string[] = []): WorkerProcess {
         const timer = setTimeout(() => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms; the log:\n${output}`)), timeoutMs);
         waiters.push({ pattern, resolve: (l) => (clearTimeout(timer), resolve(l)) });
       }),
+    exited,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
       return exited;
@@ -195,6 +199,31 @@ describe.skipIf(skip)("queued copies on BullMQ + Redis", () => {
       expect(copiesDone(doomed.log())).not.toContain(cut);
       expect(copiesDone(survivor.log())).toContain(cut);
       await expectSameTree(at("small-kill.zarr"), at("small-expected.zarr"));
+    } finally {
+      await stopAll();
+      await server.close();
+    }
+  }, 180_000);
+
+  it("SIGTERM mid-task (codec worker pool running): the worker finishes its task, then exits 0", async () => {
+    const server: StaticServer = await serveFolder(at("small-v2.zarr"), { delayMs: 150 });
+    try {
+      const leaving = startWorker("term", ["--concurrency", "1", "--workers", "2"]);
+      const copy = runCli(["copy", server.url, at("small-term.zarr"), ...CONVERT, "--queue", redis.url, "--queue-name", "term", "--task-size", "4MiB", "--json"]);
+      const started = await leaving.waitFor(/^task \S+ \(copy\) started/);
+      const id = /^task (\S+) /.exec(started)![1];
+      leaving.child.kill("SIGTERM");
+      expect(await leaving.exited).toBe(0);
+      const log = leaving.log();
+      // The task it held was finished after the stop request, and no other was taken.
+      expect(log.indexOf("stopping")).toBeGreaterThan(-1);
+      expect(log.indexOf("stopping")).toBeLessThan(log.indexOf(`task ${id} (copy) done`));
+      expect(copiesDone(log)).toEqual([id]);
+      startWorker("term", ["--concurrency", "4"]);
+      const result = await copy;
+      expect(result.code, result.stderr).toBe(0);
+      expect(JSON.parse(result.stdout.toString())).toMatchObject({ tasks: 4, failed: [] });
+      await expectSameTree(at("small-term.zarr"), at("small-expected.zarr"));
     } finally {
       await stopAll();
       await server.close();

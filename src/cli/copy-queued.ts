@@ -4,10 +4,9 @@
  * all of them, and a summary of the tasks that failed.
  */
 import { enqueueCopy, type QueueProgress, type QueuedCopySummary } from "../distributed/coordinator.js";
-import { formatShape } from "./format.js";
 import type { CommandContext } from "./context.js";
 import type { CopyArgs } from "./copy.js";
-import { formatBytes, formatDuration, formatRate } from "./format.js";
+import { formatBytes, formatDuration, formatRate, formatShape } from "./format.js";
 import { ProgressReporter, progressMode, type ProgressSnapshot } from "./progress.js";
 import { openLocation } from "./store.js";
 
