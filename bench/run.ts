@@ -21,7 +21,7 @@ import { json, markdown, type RunInfo } from "./lib/report.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, "..");
-const GROUPS = ["read", "write", "latency", "small", "copy", "ceiling", "sharded-read", "shard-latency", "shard-patch", "http"] as const;
+const GROUPS = ["read", "write", "latency", "small", "copy", "ceiling", "sharded-read", "shard-latency", "shard-patch", "http", "queue"] as const;
 type Group = (typeof GROUPS)[number];
 
 interface Args {
@@ -74,7 +74,7 @@ function jobs(args: Args): Job[] {
   if (args.only.has("read") || args.only.has("ceiling")) datasets.push("full");
   if (args.only.has("latency")) datasets.push("latency");
   if (args.only.has("small")) datasets.push("small");
-  if (args.only.has("copy")) datasets.push("copy");
+  if (args.only.has("copy") || args.only.has("queue")) datasets.push("copy");
   if (args.only.has("sharded-read") || args.only.has("shard-latency") || args.only.has("http")) datasets.push("sharded");
   if (args.only.has("shard-patch")) datasets.push("patch");
   // The HTTP workload reads the zstd-1 array of workload 1 (only that codec, unless `read` needs them all).
@@ -102,6 +102,7 @@ function jobs(args: Args): Job[] {
   if (args.only.has("http")) {
     for (const variant of ["chunked", "sharded"]) for (const impl of ["zarrflow-c8", "zarrflow-c32", "zarrita", "zarrita-coalesce"]) job("http", impl, { variant });
   }
+  if (args.only.has("queue")) job("queue", "zarrflow");
   return out;
 }
 
@@ -132,7 +133,7 @@ function runChild(job: Job): Promise<Result[]> {
       if (results) return resolvePromise(results);
       const why = error ?? `exited with ${signal ?? code}`;
       process.stderr.write(`  FAILED: ${why}\n`);
-      const group = { read: "1", write: "1", latency: "2", small: "3", copy: "4", ceiling: "5", "sharded-read": "6", "shard-latency": "7", "shard-patch": "8", http: "9", prepare: "prepare" }[job.kind];
+      const group = { read: "1", write: "1", latency: "2", small: "3", copy: "4", ceiling: "5", "sharded-read": "6", "shard-latency": "7", "shard-patch": "8", http: "9", queue: "10", prepare: "prepare" }[job.kind];
       resolvePromise([
         { group, workload: describe(job), impl: job.impl, mibps: null, ms: null, runsMs: [], peakRssMiB: null, note: `failed: ${why.split("\n")[0]}` },
       ]);

@@ -433,6 +433,9 @@ async function runJob(job: Job): Promise<Result[]> {
     case "http":
       // Loaded only here: it starts nginx and a proxy process, which no other workload needs.
       return [await (await import("./lib/http.js")).httpRead(job, s)];
+    case "queue":
+      // Loaded only here: it starts redis-server and worker processes.
+      return (await import("./lib/queue.js")).queueWorkload(job, ds.copy.root, ds.copy.spec("zstd-1"), scratch);
   }
 }
 

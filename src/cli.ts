@@ -21,6 +21,7 @@ Commands:
   info <url>               a group's tree, or an array's shape, dtype, chunks, codecs and sizes
   get <url>                a selection to stdout as JSON, .npy or raw bytes
   copy <src-url> <dst-url> copy an array or group, converting format, chunks, shards and codecs
+  worker <redis-url>       run the tasks of copies queued with "copy --queue"
   bench                    a quick write/read benchmark on a generated array
 
 A <url> is a path, file://, memory:// (in-process), http:// or https:// location.
@@ -34,6 +35,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   info: async () => (await import("./cli/info.js")).runInfo,
   get: async () => (await import("./cli/get.js")).runGet,
   copy: async () => (await import("./cli/copy.js")).runCopy,
+  worker: async () => (await import("./cli/worker.js")).runWorkerCommand,
   bench: async () => (await import("./cli/bench.js")).runBench,
 };
 

@@ -298,40 +298,74 @@ export function copyBlockShape(projection: Projection, storedChunks: readonly nu
   return block;
 }
 
-/** The blocks of a copy in C order, lazily: each as its origin in the copy. */
-function* blockOrigins(shape: readonly number[], block: readonly number[]): Generator<number[]> {
-  if (shape.some((s) => s === 0)) return;
-  const origin = shape.map(() => 0);
+/** A box of a copy, in the copy's coordinates: `start` inclusive, `end` exclusive. */
+export interface CopyRegion {
+  start: number[];
+  end: number[];
+}
+
+/** The blocks of a box of the copy (all of it by default) in C order, lazily: each as its origin in the copy. */
+function* blockOrigins(shape: readonly number[], block: readonly number[], region?: CopyRegion): Generator<number[]> {
+  const start = region?.start ?? shape.map(() => 0);
+  const end = region?.end ?? shape;
+  if (end.some((e, d) => e <= start[d])) return;
+  const origin = [...start];
   for (;;) {
     yield [...origin];
     let d = shape.length - 1;
     for (; d >= 0; d--) {
       origin[d] += block[d];
-      if (origin[d] < shape[d]) break;
-      origin[d] = 0;
+      if (origin[d] < end[d]) break;
+      origin[d] = start[d];
     }
     if (d < 0) return;
   }
 }
 
-/** The source selection that a block of the copy reads. */
-function sourceSelection(projection: Projection, origin: readonly number[], block: readonly number[]): SelectionItem[] {
-  const shape = resultShape(projection);
+/** The extent of the block at `origin`: `block`, clipped to the box it lies in. */
+function blockExtent(shape: readonly number[], origin: readonly number[], block: readonly number[], region?: CopyRegion): number[] {
+  return origin.map((o, d) => Math.min(block[d], (region?.end ?? shape)[d] - o));
+}
+
+/** The source selection that a block of the copy (origin and extent) reads. */
+function sourceSelection(projection: Projection, origin: readonly number[], extent: readonly number[]): SelectionItem[] {
   return projection.selection.map((d, i) => {
     if (d.dropped) return d.start;
     const k = projection.kept.indexOf(i);
     const first = origin[k];
-    const count = Math.min(block[k], shape[k] - first);
+    const count = extent[k];
     if (d.index) return d.index.slice(first, first + count);
     return slice(d.start + first * d.step, d.start + (first + count - 1) * d.step + 1, d.step);
   });
+}
+
+/**
+ * The tasks of an array copy: boxes of the copy whose edges fall on destination stored-chunk
+ * (shard) edges, and on source read-unit edges where a small common multiple exists, grown
+ * towards `taskBytes`. Each destination object is then written by one task only, whole, and
+ * each source chunk read by one task only — which is what lets tasks run anywhere, in any order,
+ * more than once. A process that copies a task splits it again into memory-sized blocks.
+ */
+export function* copyTasks(plan: ArrayCopyPlan, taskBytes: number): Generator<CopyRegion & { chunks: number; dataBytes: number }> {
+  const shape = resultShape(plan);
+  const block = copyBlockShape(plan, plan.storedChunks, taskBytes);
+  const itemsize = DATA_TYPES[plan.source.dtype].itemsize;
+  for (const start of blockOrigins(shape, block)) {
+    const extent = blockExtent(shape, start, block);
+    yield {
+      start,
+      end: start.map((s, d) => s + extent[d]),
+      chunks: extent.reduce((n, e, d) => n * Math.ceil(e / plan.storedChunks[d]), 1),
+      dataBytes: product(extent) * itemsize,
+    };
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
 // copying
 
 /** The running totals behind CopyProgress events. */
-type Counters = Omit<CopyProgress, "path">;
+export type CopyCounters = Omit<CopyProgress, "path">;
 
 function resolveWorkers(options: CopyOptions, dataBytes: number): number | "auto" {
   const workers = options.workers ?? "auto";
@@ -340,13 +374,24 @@ function resolveWorkers(options: CopyOptions, dataBytes: number): number | "auto
   return dataBytes >= AUTO_POOL_MIN_BYTES ? sharedPool().size : 0;
 }
 
-async function copyPlanned(plan: ArrayCopyPlan, dstStore: Store, options: CopyOptions, counters: Counters): Promise<void> {
+/** Counters at zero, for an array copy or a task. */
+export function emptyCounters(arraysTotal = 1, chunksTotal = 0, dataBytesTotal = 0): CopyCounters {
+  return { arraysDone: 0, arraysTotal, chunksRead: 0, bytesRead: 0, chunksWritten: 0, chunksTotal, bytesWritten: 0, dataBytesDone: 0, dataBytesTotal };
+}
+
+/**
+ * Copies a box of a planned array copy (all of it by default) into `dst`, the array created from
+ * `plan.create`. The box must be one of copyTasks' (or the whole copy): its destination objects
+ * are then written whole, and writing them again writes the same bytes. Counts into `counters`;
+ * `arraysDone` grows only when the whole array was copied.
+ */
+export async function copyArrayRegion(plan: ArrayCopyPlan, dst: ZarrArray, options: CopyOptions, counters: CopyCounters, region?: CopyRegion): Promise<void> {
   const { source } = plan;
   const memory = Math.max(1 << 20, options.memoryBytes ?? DEFAULT_MEMORY);
-  const dst = await create(dstStore, plan.create);
   const shape = resultShape(plan);
   const block = copyBlockShape(plan, plan.storedChunks, Math.min(BLOCK_BYTES, Math.floor(memory / 4)));
-  const workers = resolveWorkers(options, plan.dataBytes);
+  const regionBytes = region ? product(region.end.map((e, d) => e - region.start[d])) * DATA_TYPES[source.dtype].itemsize : plan.dataBytes;
+  const workers = resolveWorkers(options, regionBytes);
   const { signal } = options;
   const startData = counters.dataBytesDone;
   let lastWrite = { chunksDone: 0, bytesDone: 0 };
@@ -369,7 +414,7 @@ async function copyPlanned(plan: ArrayCopyPlan, dstStore: Store, options: CopyOp
   // pipeline does not drain at block edges. Each of the two holds half the prefetch budget.
   const open = (origin: number[]) => {
     let last = { chunksDone: 0, bytesDone: 0 };
-    const stream = source.readChunks(sourceSelection(plan, origin, block), {
+    const stream = source.readChunks(sourceSelection(plan, origin, blockExtent(shape, origin, block, region)), {
       concurrency: options.concurrency,
       workers,
       signal,
@@ -384,7 +429,7 @@ async function copyPlanned(plan: ArrayCopyPlan, dstStore: Store, options: CopyOp
     });
     return { origin, reader: stream.getReader() };
   };
-  const origins = blockOrigins(shape, block);
+  const origins = blockOrigins(shape, block, region);
   const take = () => {
     const next = origins.next();
     return next.done ? undefined : open(next.value);
@@ -418,12 +463,13 @@ async function copyPlanned(plan: ArrayCopyPlan, dstStore: Store, options: CopyOp
     throw error;
   }
   // Exact at the end, whatever was counted on the way.
-  counters.dataBytesDone = startData + plan.dataBytes;
-  counters.arraysDone++;
+  counters.dataBytesDone = startData + regionBytes;
+  if (!region) counters.arraysDone++;
   options.onProgress?.({ path: source.path, ...counters });
 }
 
-interface NodePlan {
+/** One node of a copy: where it goes and, for an array, its plan. */
+export interface NodePlan {
   node: ZarrArray | ZarrGroup;
   dstPath: string;
   array?: ArrayCopyPlan;
@@ -452,35 +498,45 @@ export async function copyArray(source: ZarrArray, dstStore: Store, options: Cop
   return copyNode(source, dstStore, options);
 }
 
-/** Copies an array or a group with everything under it (see copyArray). */
-export async function copyNode(source: ZarrArray | ZarrGroup, dstStore: Store, options: CopyOptions = {}): Promise<CopySummary> {
-  const started = performance.now();
+/**
+ * Plans a copy of an array or a group with everything under it: every node, parents before
+ * children, each array with its destination layout. Nothing is written.
+ */
+export async function planCopy(source: ZarrArray | ZarrGroup, options: CopyOptions = {}): Promise<NodePlan[]> {
   if (source instanceof ZarrGroup && options.selection !== undefined && options.selection !== null) {
     throw new SelectionError("a selection applies to an array, not to a group", { path: source.path });
   }
   const plans: NodePlan[] = [];
   await walk(source, joinKey(options.path ?? ""), options, plans);
+  return plans;
+}
+
+/**
+ * Writes the metadata of one planned node (the `index`-th of planCopy's list): an array is
+ * created empty, a group with its attributes. Returns the array created, if any.
+ */
+export async function createCopyNode(plan: NodePlan, index: number, dstStore: Store, options: CopyOptions = {}): Promise<ZarrArray | undefined> {
+  // Only the top node replaces what is there; below it the tree was just cleared.
+  const overwrite = index === 0 ? options.overwrite : false;
+  if (plan.array) return create(dstStore, { ...plan.array.create, overwrite });
+  const group = plan.node as ZarrGroup;
+  await createGroup(dstStore, { path: plan.dstPath, zarrFormat: options.zarrFormat ?? group.zarrFormat, attributes: { ...group.attrs }, overwrite });
+  return undefined;
+}
+
+/** Copies an array or a group with everything under it (see copyArray). */
+export async function copyNode(source: ZarrArray | ZarrGroup, dstStore: Store, options: CopyOptions = {}): Promise<CopySummary> {
+  const started = performance.now();
+  const plans = await planCopy(source, options);
   const arrays = plans.filter((p) => p.array);
-  const counters: Counters = {
-    arraysDone: 0,
-    arraysTotal: arrays.length,
-    chunksRead: 0,
-    bytesRead: 0,
-    chunksWritten: 0,
-    chunksTotal: arrays.reduce((n, p) => n + (p.array as ArrayCopyPlan).chunksTotal, 0),
-    bytesWritten: 0,
-    dataBytesDone: 0,
-    dataBytesTotal: arrays.reduce((n, p) => n + (p.array as ArrayCopyPlan).dataBytes, 0),
-  };
+  const counters = emptyCounters(
+    arrays.length,
+    arrays.reduce((n, p) => n + (p.array as ArrayCopyPlan).chunksTotal, 0),
+    arrays.reduce((n, p) => n + (p.array as ArrayCopyPlan).dataBytes, 0),
+  );
   for (const [n, plan] of plans.entries()) {
-    // Only the top node replaces what is there; below it the tree was just cleared.
-    const overwrite = n === 0 ? options.overwrite : false;
-    if (plan.array) {
-      await copyPlanned({ ...plan.array, create: { ...plan.array.create, overwrite } }, dstStore, options, counters);
-    } else {
-      const group = plan.node as ZarrGroup;
-      await createGroup(dstStore, { path: plan.dstPath, zarrFormat: options.zarrFormat ?? group.zarrFormat, attributes: { ...group.attrs }, overwrite });
-    }
+    const dst = await createCopyNode(plan, n, dstStore, options);
+    if (plan.array && dst) await copyArrayRegion(plan.array, dst, options, counters);
   }
   return {
     arrays: arrays.length,
@@ -500,6 +556,8 @@ export async function copyNode(source: ZarrArray | ZarrGroup, dstStore: Store, o
 export interface VerifyOptions extends Omit<OperationOptions, "onProgress" | "pool"> {
   /** The selection of the source that was copied. */
   selection?: Selection;
+  /** Compare only this box of the copy (one of copyTasks'); default all of it. */
+  region?: CopyRegion;
   memoryBytes?: number;
   onProgress?: (progress: { elementsDone: number; elementsTotal: number }) => void;
 }
@@ -525,12 +583,13 @@ export async function verifyCopy(source: ZarrArray, copy: ZarrArray, options: Ve
   // Two reads of a block are held at once.
   const block = copyBlockShape(projection, copy.chunkShape, Math.floor((options.memoryBytes ?? DEFAULT_MEMORY) / 8));
   const itemsize = DATA_TYPES[source.dtype].itemsize;
-  const { memoryBytes: _memory, selection: _selection, onProgress, ...readOptions } = options;
-  const result: VerifyResult = { elements: product(shape), mismatches: 0 };
+  const { memoryBytes: _memory, selection: _selection, region, onProgress, ...readOptions } = options;
+  const result: VerifyResult = { elements: region ? product(region.end.map((e, d) => e - region.start[d])) : product(shape), mismatches: 0 };
   let done = 0;
-  for (const origin of blockOrigins(shape, block)) {
-    const dstSel = origin.map((o, d) => slice(o, Math.min(shape[d], o + block[d])));
-    const [a, b] = await Promise.all([source.read(sourceSelection(projection, origin, block), readOptions), copy.read(dstSel, readOptions)]);
+  for (const origin of blockOrigins(shape, block, region)) {
+    const extent = blockExtent(shape, origin, block, region);
+    const dstSel = origin.map((o, d) => slice(o, o + extent[d]));
+    const [a, b] = await Promise.all([source.read(sourceSelection(projection, origin, extent), readOptions), copy.read(dstSel, readOptions)]);
     const x = bytesOf(a.data);
     const y = bytesOf(b.data);
     if (Buffer.compare(Buffer.from(x.buffer, x.byteOffset, x.byteLength), Buffer.from(y.buffer, y.byteOffset, y.byteLength)) !== 0) {

@@ -26,6 +26,7 @@ export const GROUP_TITLES: Record<string, string> = {
   "7": "7. One inner chunk of a sharded array: read latency (ms is the median read)",
   "8": "8. Partial-shard write: one inner chunk into an existing dense shard, in-place patch vs rewrite",
   "9": "9. HTTP: nginx behind a proxy adding 10 ms per request",
+  "10": "10. Copy through BullMQ + Redis: one process vs 2 worker processes on this machine, and the queue alone",
 };
 
 const fmt = (n: number | null | undefined, digits = 0): string => (n === null || n === undefined || !Number.isFinite(n) ? "n/a" : n.toFixed(digits));
@@ -57,6 +58,10 @@ function noteText(r: Result): string {
   if (e.requestsPerRead !== undefined) parts.push(`${e.requestsPerRead} requests per read`);
   if (e.readMiB !== undefined) parts.push(`read ${e.readMiB} MiB`);
   if (e.writtenMiB !== undefined) parts.push(`wrote ${e.writtenMiB} MiB`);
+  if (e.redisCallsPerTask !== undefined) {
+    const kept = e.redisMemoryPerKeptTask !== undefined ? `, ${e.redisMemoryPerKeptTask} B of memory kept` : "";
+    parts.push(`Redis per task: ${e.redisCallsPerTask} commands, ${e.redisNetBytesPerTask} B on the wire${kept}`);
+  }
   if (e.baseRssMiB !== undefined && r.group === "4") parts.push(`RSS ${e.baseRssMiB} MiB at start`);
   if (e.cpuMs !== undefined && r.ms) parts.push(`cpu ${e.cpuMs} ms (${(Number(e.cpuMs) / r.ms).toFixed(1)} cores)`);
   if (r.runsMs.length > 1) parts.push(`runs ${r.runsMs.map((t) => Math.round(t)).join("/")} ms`);

@@ -48,6 +48,14 @@ Options:
       --overwrite            replace what is at <dst-url> (default: refuse)
       --verify               then compare the copy with the source, element by element
       --json                 progress as JSON events on stderr, the summary as JSON on stdout
+
+Across machines (see docs/scale-out.md):
+      --queue REDIS-URL      cut the copy into tasks on a BullMQ queue at redis://host:port[/db],
+                               run by "zarrflow worker" processes; follow them, exit 0 when all
+                               are done. Run again, the copy resumes: done tasks are skipped
+      --queue-name NAME      the queue (default "zarrflow")
+      --attempts N           tries per task before it counts as failed (default 3)
+      --task-size SIZE       data per task, in whole destination shards/chunks (default 64MiB)
 ${PIPELINE_HELP.trim().split("\n").slice(1).join("\n")}
 ${COMMON_HELP.trim().split("\n").slice(1).filter((l) => !l.includes("--json")).join("\n")}
 
@@ -55,7 +63,7 @@ Examples:
   zarrflow copy data/sample-v2.zarr data/copy.zarr --zarr-format 3 --shards 16,360,720 --codec zstd:3
   zarrflow copy data/sample-v2.zarr data/first.zarr --select "0:8" --codec gzip:6 --overwrite`;
 
-interface CopyArgs {
+export interface CopyArgs {
   src: string;
   dst: string;
   zarrFormat?: 2 | 3;
@@ -71,6 +79,10 @@ interface CopyArgs {
   intervalMs?: number;
   quiet: boolean;
   json: boolean;
+  queue?: string;
+  queueName?: string;
+  attempts?: number;
+  taskBytes?: number;
 }
 
 function parseCopyArgs(args: string[]): CopyArgs | undefined {
@@ -87,6 +99,10 @@ function parseCopyArgs(args: string[]): CopyArgs | undefined {
       memory: { type: "string" },
       overwrite: { type: "boolean" },
       verify: { type: "boolean" },
+      queue: { type: "string" },
+      "queue-name": { type: "string" },
+      attempts: { type: "string" },
+      "task-size": { type: "string" },
     },
     2,
   );
@@ -111,6 +127,16 @@ function parseCopyArgs(args: string[]): CopyArgs | undefined {
   }
   const shards = stringOption(values, "shards") === "none" ? null : shapeOption(values, "shards");
   if (shards && format === "2") throw new UsageError("--shards needs --zarr-format 3");
+  const queue = stringOption(values, "queue");
+  for (const name of ["queue-name", "attempts", "task-size"]) {
+    if (values[name] !== undefined && queue === undefined) throw new UsageError(`--${name} needs --queue`);
+  }
+  if (queue !== undefined) {
+    if (!/^rediss?:\/\//i.test(queue)) throw new UsageError(`--queue takes a Redis URL (redis://host:port[/db]), got "${queue}"`);
+    for (const location of [src, dst]) {
+      if (location.toLowerCase().startsWith("memory://")) throw new UsageError(`${location} lives in one process; --queue needs locations every worker can reach`);
+    }
+  }
   return {
     src,
     dst,
@@ -127,6 +153,10 @@ function parseCopyArgs(args: string[]): CopyArgs | undefined {
     intervalMs: intOption(values, "progress-interval", 0),
     quiet: Boolean(values.quiet),
     json: Boolean(values.json),
+    queue,
+    queueName: stringOption(values, "queue-name"),
+    attempts: intOption(values, "attempts", 1, 100),
+    taskBytes: bytesOption(values, "task-size"),
   };
 }
 
@@ -171,6 +201,7 @@ function summaryText(summary: CopySummary, options: CopyArgs, verified?: VerifyR
 export async function runCopy(args: string[], context: CommandContext): Promise<number> {
   const options = parseCopyArgs(args);
   if (!options) return context.help(COPY_HELP);
+  if (options.queue) return (await import("./copy-queued.js")).runQueuedCopy(options, options.queue, context);
   const srcStore = await openLocation(options.src, { readOnly: true });
   const dstStore = await openLocation(options.dst);
   const progress = new ProgressReporter("copy", { mode: progressMode(options, context.stderr), intervalMs: options.intervalMs, stream: context.stderr });
