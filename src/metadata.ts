@@ -8,6 +8,9 @@ import type { CodecMetadata } from "./codecs/codec.js";
 import {
   DATA_TYPES,
   fillValueToJSON,
+  hasByteOrder,
+  isCoreType,
+  isObjectType,
   parseDataType,
   parseFillValue,
   parseV2DataType,
@@ -18,6 +21,8 @@ import {
   type Scalar,
 } from "./dtype.js";
 import { MetadataError, UnknownCodecError, type ErrorContext } from "./errors.js";
+import { toV3DataType } from "./dtype-extended.js";
+import { isVlenCodec, v2ObjectCodec } from "./codecs/vlen.js";
 
 export type ZarrFormat = 2 | 3;
 
@@ -37,6 +42,8 @@ export interface V2Fields {
   endian: Endian;
   /** True when `.zarray` says `fill_value: null`. */
   fillValueNull: boolean;
+  /** Structured dtypes: each field's byte order (fields may differ). */
+  fieldEndians?: Endian[];
 }
 
 export interface ArrayMetadata {
@@ -234,7 +241,7 @@ export function toV3ArrayJSON(metadata: ArrayMetadata): Record<string, unknown> 
     zarr_format: 3,
     node_type: "array",
     shape: metadata.shape,
-    data_type: metadata.dataType,
+    data_type: isCoreType(metadata.dataType) ? metadata.dataType : toV3DataType(metadata.dataType),
     chunk_grid: { name: "regular", configuration: { chunk_shape: metadata.chunkShape } },
     chunk_key_encoding: {
       name: metadata.chunkKeyEncoding.name,
@@ -264,7 +271,7 @@ export function parseV2Array(zarray: unknown, zattrs: unknown, context: ErrorCon
   if (chunkShape.length !== shape.length) {
     throw new MetadataError(`chunks [${chunkShape}] has ${chunkShape.length} dimensions, shape [${shape}] has ${shape.length}`, context);
   }
-  const { dataType, endian } = parseV2DataType(zarray.dtype, context);
+  const { dataType, endian, fieldEndians } = parseV2DataType(zarray.dtype, context, Array.isArray(zarray.filters) ? zarray.filters.filter(isV2Codec) : null);
   checkGridSize(shape, chunkShape, dataType, context);
   const order = zarray.order ?? "C";
   if (order !== "C" && order !== "F") throw new MetadataError(`.zarray: order must be "C" or "F", got ${JSON.stringify(order)}`, context);
@@ -281,6 +288,7 @@ export function parseV2Array(zarray: unknown, zattrs: unknown, context: ErrorCon
   const fillValueNull = zarray.fill_value === null || zarray.fill_value === undefined;
   const fillValue = fillValueNull ? zeroScalar(dataType) : parseFillValue(zarray.fill_value, dataType, context);
   const v2: V2Fields = { order, compressor, filters, endian, fillValueNull };
+  if (fieldEndians && fieldEndians.some((e) => e !== endian)) v2.fieldEndians = fieldEndians;
   return {
     zarrFormat: 2,
     shape,
@@ -305,9 +313,13 @@ export function v2Codecs(v2: V2Fields, dataType: DataType, ndim: number, context
   if (v2.order === "F" && ndim > 1) {
     codecs.push({ name: "transpose", configuration: { order: [...Array(ndim).keys()].reverse() } });
   }
-  for (const filter of v2.filters ?? []) codecs.push(v2FilterToV3(filter, dataType, context));
-  const multiByte = DATA_TYPES[dataType].itemsize / DATA_TYPES[dataType].slots > 1;
-  codecs.push(multiByte ? { name: "bytes", configuration: { endian: v2.endian } } : { name: "bytes" });
+  for (const filter of v2.filters ?? []) codecs.push(v2ObjectCodec(filter) ?? v2FilterToV3(filter, dataType, context));
+  // Object arrays end in a vlen codec, which is their array → bytes codec; categorize is followed by bytes.
+  if (!codecs.some((c) => isVlenCodec(c.name))) {
+    if (v2.fieldEndians) codecs.push({ name: "bytes", configuration: { field_endians: v2.fieldEndians } });
+    else if (hasByteOrder(dataType) || isObjectType(dataType)) codecs.push({ name: "bytes", configuration: { endian: v2.endian } });
+    else codecs.push({ name: "bytes" });
+  }
   if (v2.compressor) codecs.push(v2CompressorToV3(v2.compressor, dataType, context));
   return codecs;
 }
@@ -359,7 +371,7 @@ export function toV2ArrayJSON(metadata: ArrayMetadata): Record<string, unknown> 
     zarr_format: 2,
     shape: metadata.shape,
     chunks: metadata.chunkShape,
-    dtype: toV2DataType(metadata.dataType, v2.endian),
+    dtype: toV2DataType(metadata.dataType, v2.endian, v2.fieldEndians),
     compressor: v2.compressor,
     fill_value: v2.fillValueNull ? null : fillValueToJSON(metadata.fillValue, metadata.dataType),
     order: v2.order,

@@ -65,6 +65,8 @@ function elementReader(dtype: DataType): Reader {
       return (v, o) => `[${jsonNumber(v.getFloat32(o, true))},${jsonNumber(v.getFloat32(o + 4, true))}]`;
     case "complex128":
       return (v, o) => `[${jsonNumber(v.getFloat64(o, true))},${jsonNumber(v.getFloat64(o + 8, true))}]`;
+    default:
+      return extendedReader(dtype);
   }
 }
 

@@ -8,6 +8,10 @@ import "./zstd.js";
 import "./blosc.js";
 import "./lz4.js";
 import "./sharding.js";
+import "./vlen-utf8.js";
+import "./vlen-bytes.js";
+import "./vlen-array.js";
+import "./categorize.js";
 
 export * from "./codec.js";
 export { CodecChain } from "./chain.js";
