@@ -95,11 +95,12 @@ export function formatTime(count: bigint, kind: "M" | "m", unit: DateTimeUnit, s
   const dayMs = 86_400_000n;
   if (unit === "W" || unit === "D") {
     const ms = n * (unit === "W" ? 7n : 1n) * dayMs;
-    return isoDate(ms)?.slice(0, 10) ?? `${n} ${unit}`;
+    return isoDate(ms)?.split("T")[0] ?? `${n} ${unit}`;
   }
   if (unit === "h" || unit === "m") {
     const ms = n * (unit === "h" ? 3_600_000n : 60_000n);
-    return isoDate(ms)?.slice(0, unit === "h" ? 13 : 16) ?? `${n} ${unit}`;
+    const iso = isoDate(ms);
+    return iso === undefined ? `${n} ${unit}` : iso.slice(0, iso.indexOf("T") + (unit === "h" ? 3 : 6));
   }
   const digits = SUBSECOND_DIGITS[unit] as number;
   const perSecond = 10n ** BigInt(digits);
@@ -111,7 +112,7 @@ export function formatTime(count: bigint, kind: "M" | "m", unit: DateTimeUnit, s
   }
   const date = isoDate(seconds * 1000n);
   if (date === undefined) return `${n} ${unit}`;
-  return date.slice(0, 19) + (digits ? `.${fraction.toString().padStart(digits, "0")}` : "");
+  return date.replace(/\.\d{3}Z$/, "") + (digits ? `.${fraction.toString().padStart(digits, "0")}` : "");
 }
 
 function isoDate(ms: bigint): string | undefined {
