@@ -621,7 +621,9 @@ export class ZarrArray {
   async runWrite(jobs: ReadableStream<WriteJob>, total: number, options: WriteOptions = {}, recycler?: BufferRecycler): Promise<void> {
     this.assertWritable();
     const store = this.store;
-    const writeEmptyChunks = options.writeEmptyChunks ?? this.writeEmptyChunks;
+    // v2 object arrays whose fill_value is null have no fill: zarr-python reads a missing chunk as
+    // None there, so every chunk is stored.
+    const writeEmptyChunks = (options.writeEmptyChunks ?? this.writeEmptyChunks) || (this.objectForm && this.metadata.zarrFormat === 2 && (this.metadata.v2?.fillValueNull === true || this.metadata.dataType.startsWith("vlen_array[")));
     const { signal } = options;
     throwIfAborted(signal, this.context());
     const pool = this.objectForm ? undefined : resolvePool(options, Math.max(0, total) * this.chunkBytes(), this.chainIsTrivial);
