@@ -276,9 +276,9 @@ export function fromV2DataType(
         if (!inner) throw new UnsupportedDataTypeError(`vlen-array filter with unsupported dtype ${JSON.stringify(filter.dtype)}`, context);
         return { dataType: `vlen_array[${inner.dataType}]`, endian: "little" };
       }
-      if (filter.id === "categorize") return { dataType: "string", endian: "little" };
+      if (filter.id === "categorize" || filter.id === "json2") return { dataType: "string", endian: "little" };
     }
-    throw new UnsupportedDataTypeError(`object dtype "|O" needs a vlen-utf8, vlen-bytes, vlen-array or categorize filter, got ${JSON.stringify(filters)}`, context);
+    throw new UnsupportedDataTypeError(`object dtype "|O" needs a vlen-utf8, vlen-bytes, vlen-array, json2 or categorize filter, got ${JSON.stringify(filters)}`, context);
   }
   const match = /^([<>|=])([USVMm])(\d+)(?:\[(\d*)([A-Za-zμ]+)\])?$/.exec(value);
   if (!match) return undefined;
@@ -406,6 +406,8 @@ export function parseExtendedFill(
   };
   switch (info.kind) {
     case "O":
+      // zarr-python 2 writes 0 as the fill value of object arrays when none was given.
+      if (value === 0) return extendedZero(info);
       if (info.name === "string") return typeof value === "string" ? value : bad();
       if (info.element) {
         if (value instanceof info.element.ctor) return value as Uint8Array;

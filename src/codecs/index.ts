@@ -12,6 +12,7 @@ import "./vlen-utf8.js";
 import "./vlen-bytes.js";
 import "./vlen-array.js";
 import "./categorize.js";
+import "./json2.js";
 
 export * from "./codec.js";
 export { CodecChain } from "./chain.js";

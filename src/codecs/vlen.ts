@@ -46,7 +46,7 @@ export function writeFramed(items: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-const VLEN_CODECS = new Set(["vlen-utf8", "vlen-bytes", "numcodecs.vlen-utf8", "numcodecs.vlen-bytes", "numcodecs.vlen-array"]);
+const VLEN_CODECS = new Set(["vlen-utf8", "vlen-bytes", "numcodecs.vlen-utf8", "numcodecs.vlen-bytes", "numcodecs.vlen-array", "numcodecs.json2"]);
 
 /** True for the array → bytes codecs of object data types. */
 export function isVlenCodec(name: string): boolean {
@@ -64,6 +64,8 @@ export function v2ObjectCodec(filter: { id: string; [key: string]: unknown }): C
       return { name: "numcodecs.vlen-array", configuration: { dtype: config.dtype } };
     case "categorize":
       return { name: "numcodecs.categorize", configuration: config };
+    case "json2":
+      return { name: "numcodecs.json2", configuration: config };
   }
   return undefined;
 }
@@ -78,6 +80,8 @@ export function v2ObjectFilter(codec: CodecMetadata): { id: string; [key: string
       return { id: "vlen-array", ...codec.configuration };
     case "numcodecs.categorize":
       return { id: "categorize", ...codec.configuration };
+    case "numcodecs.json2":
+      return { id: "json2", ...codec.configuration };
   }
   return undefined;
 }
