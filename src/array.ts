@@ -26,7 +26,7 @@ import {
   type OutputTarget,
 } from "./chunk-ops.js";
 import { wordView, type Words } from "./copy.js";
-import { DATA_TYPES, allocate, bytesOf, product, scalarArray, viewAs, type DataType, type Scalar, type TypedArray } from "./dtype.js";
+import { DATA_TYPES, allocate, bytesOf, product, scalarArray, viewAs, type DataType, type DataTypeInfo, type Scalar, type TypedArray } from "./dtype.js";
 import { UnsupportedOperationError, ValueError, ZarrflowError, asAbortError, throwIfAborted, type ErrorContext } from "./errors.js";
 import { acquireKey } from "./locks.js";
 import type { ArrayMetadata, ZarrFormat } from "./metadata.js";
@@ -219,6 +219,21 @@ export class ZarrArray {
   get dtype(): DataType {
     return this.metadata.dataType;
   }
+  /**
+   * What the data type is: its kind, item size, in-memory form; the unit and scale factor of
+   * datetimes; the field table of structs (see dtype-extended.ts).
+   */
+  get dtypeInfo(): DataTypeInfo {
+    return DATA_TYPES[this.metadata.dataType];
+  }
+  /**
+   * Object data types (strings, byte strings) are JS arrays in memory: their chunks are decoded
+   * on this thread (measured: moving them to workers costs more in structured cloning than the
+   * decode does, see README), and copied value by value.
+   */
+  private get objectForm(): boolean {
+    return DATA_TYPES[this.metadata.dataType].form === "object";
+  }
   get fillValue(): Scalar {
     return this.metadata.fillValue;
   }
@@ -366,7 +381,7 @@ export class ZarrArray {
     checkReadSize(count, this.itemsize, this.context());
     if (options.out !== undefined) this.checkOut(options.out, count);
     const given = options.out;
-    const pool = given && !(given.buffer instanceof SharedArrayBuffer) ? undefined : resolvePool(options, total * this.chunkBytes(), this.chainIsTrivial);
+    const pool = this.objectForm || (given && !(given.buffer instanceof SharedArrayBuffer)) ? undefined : resolvePool(options, total * this.chunkBytes(), this.chainIsTrivial);
     const out = given ?? (pool ? viewAs(dataType, new Uint8Array(new SharedArrayBuffer(count * this.itemsize))) : allocate(dataType, count));
     const outBytes = bytesOf(out);
     const view = wordView(outBytes, this.itemsize);
@@ -448,7 +463,7 @@ export class ZarrArray {
     const sel = this.select(selection);
     const kept = sel.map((d, i) => (d.dropped ? -1 : i)).filter((i) => i >= 0);
     const total = countChunks(sel, this.readChain.spec.shape);
-    const pool = resolvePool(options, total * this.chunkBytes(), this.chainIsTrivial);
+    const pool = this.objectForm ? undefined : resolvePool(options, total * this.chunkBytes(), this.chainIsTrivial);
     const { dataType } = this.metadata;
     const chain = this.readChain;
     const fill = this.fillWords;
@@ -607,10 +622,12 @@ export class ZarrArray {
   async runWrite(jobs: ReadableStream<WriteJob>, total: number, options: WriteOptions = {}, recycler?: BufferRecycler): Promise<void> {
     this.assertWritable();
     const store = this.store;
-    const writeEmptyChunks = options.writeEmptyChunks ?? this.writeEmptyChunks;
+    // v2 object arrays whose fill_value is null have no fill: zarr-python reads a missing chunk as
+    // None there, so every chunk is stored.
+    const writeEmptyChunks = (options.writeEmptyChunks ?? this.writeEmptyChunks) || (this.objectForm && this.metadata.zarrFormat === 2 && (this.metadata.v2?.fillValueNull === true || this.metadata.dataType.startsWith("vlen_array[")));
     const { signal } = options;
     throwIfAborted(signal, this.context());
-    const pool = resolvePool(options, Math.max(0, total) * this.chunkBytes(), this.chainIsTrivial);
+    const pool = this.objectForm ? undefined : resolvePool(options, Math.max(0, total) * this.chunkBytes(), this.chainIsTrivial);
     const progress: Progress = { chunksDone: 0, chunksTotal: total, bytesDone: 0 };
     const chain = this.chain;
     const fill = this.fillWords;

@@ -87,7 +87,7 @@ export function mergeEncode(
   if (item.existing === undefined) {
     // A piece covering the whole chunk already is the chunk, in C order: encode it as it is
     // (the piece is ours — extracted for this write or transferred to this worker).
-    if (!item.mask && !item.scalar && coversChunk(item.chunkRegion, shape) && item.piece.byteOffset % itemsize === 0) {
+    if (!item.mask && !item.scalar && coversChunk(item.chunkRegion, shape) && (Array.isArray(item.piece) || item.piece.byteOffset % itemsize === 0)) {
       const view = wordView(item.piece, itemsize);
       if (!writeEmptyChunks && isAllFill(view.words, fillWords, view.k)) return null;
       return chain.encode({ data: viewAs(dataType, item.piece), shape, dtype: dataType }, item.key, { writeEmptyChunks });
@@ -123,6 +123,7 @@ export function fillChunk(dataType: DataType, shape: number[], fillWords: Words)
 
 /** True when every element's bytes equal the fill value's. */
 export function isAllFill(words: Words, fill: Words, k: number): boolean {
+  if (Array.isArray(words)) return (words as unknown as unknown[]).every((v) => sameValue(v, (fill as unknown as unknown[])[0]));
   if (k === 1) {
     const f = fill[0];
     for (let i = 0; i < words.length; i++) if (words[i] !== f) return false;
@@ -131,6 +132,16 @@ export function isAllFill(words: Words, fill: Words, k: number): boolean {
   for (let i = 0; i < words.length; i += k) {
     for (let j = 0; j < k; j++) if (words[i + j] !== fill[j]) return false;
   }
+  return true;
+}
+
+/** Equality of object-type elements: strings by value, byte strings and typed arrays by content. */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (!ArrayBuffer.isView(a) || !ArrayBuffer.isView(b) || a.constructor !== b.constructor || a.byteLength !== b.byteLength) return false;
+  const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
   return true;
 }
 
@@ -157,7 +168,8 @@ export function extractPiece(
   allocate: (byteLength: number) => Uint8Array = (n) => new Uint8Array(n),
 ): Uint8Array {
   const counts = region.map((r) => r.count);
-  const piece = allocate(product(counts) * itemsize);
+  // Object data types: the piece is a JS array of the values (see dtype.bytesOf).
+  const piece = Array.isArray(src) ? (new Array(product(counts)) as unknown as Uint8Array) : allocate(product(counts) * itemsize);
   copyRegion(wordView(piece, itemsize).words, counts, compact(region), src, srcShape, region, k);
   return piece;
 }

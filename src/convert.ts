@@ -15,7 +15,7 @@ import type { CodecMetadata } from "./codecs/codec.js";
 import { DATA_TYPES, bytesOf, product } from "./dtype.js";
 import { MetadataError, SelectionError, UnknownCodecError, ValueError, asAbortError, type ErrorContext } from "./errors.js";
 import { ZarrGroup } from "./group.js";
-import { create, createGroup, type CreateArrayOptions } from "./hierarchy.js";
+import { create, createGroup, defaultSerializer, type CreateArrayOptions } from "./hierarchy.js";
 import type { V2CodecConfig, ZarrFormat } from "./metadata.js";
 import { slice, type DimSelection, type Selection, type SelectionItem } from "./selection.js";
 import { joinKey, type Store } from "./store.js";
@@ -208,7 +208,6 @@ export function planArrayCopy(source: ZarrArray, options: CopyOptions = {}): Arr
   }
   const compression = (options.compression ?? sourceCompression(source)).map((c) => ({ ...c }));
   const dataType = source.dtype;
-  const multiByte = DATA_TYPES[dataType].itemsize / DATA_TYPES[dataType].slots > 1;
   const create: CreateArrayOptions = {
     path: options.path ?? "",
     shape,
@@ -227,7 +226,8 @@ export function planArrayCopy(source: ZarrArray, options: CopyOptions = {}): Arr
   if (zarrFormat === 3) {
     create.fillValue = source.fillValue;
     create.shards = shards;
-    create.codecs = [multiByte ? { name: "bytes", configuration: { endian: "little" } } : { name: "bytes" }, ...compression];
+    // v2 object strings become v3 `string` with vlen-utf8 (categorize, a v2 filter, is decoded away).
+    create.codecs = [defaultSerializer(dataType), ...compression];
     if (names) {
       create.dimensionNames = kept.map((i) => names[i]);
       delete attributes._ARRAY_DIMENSIONS;

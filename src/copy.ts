@@ -177,6 +177,8 @@ export function copyRegion(
   const rows = row.count;
   const rowDst = row.dstStep;
   const rowSrc = row.srcStep;
+  // JS arrays of values (object data types) have no set/subarray: they take the loops.
+  const bulk = !Array.isArray(dst);
 
   // Odometer state for the outer dimensions (allocated once per call).
   const depth = outer.length;
@@ -186,7 +188,7 @@ export function copyRegion(
   for (;;) {
     let di = dstOffset;
     let si = srcOffset;
-    if (run >= SET_THRESHOLD) {
+    if (run >= SET_THRESHOLD && bulk) {
       for (let r = 0; r < rows; r++, di += rowDst, si += rowSrc) d.set(s.subarray(si, si + run), di);
     } else if (run === 1) {
       for (let r = 0; r < rows; r++, di += rowDst, si += rowSrc) d[di] = s[si]!;
@@ -402,6 +404,8 @@ export function wordView(
   itemsize: number,
 ): { words: Uint8Array | Uint16Array | Uint32Array; k: number } {
   if (!Number.isSafeInteger(itemsize) || itemsize < 1) throw new RangeError(`itemsize must be a positive integer, got ${itemsize}`);
+  // A JS array of values (object data types, see dtype.bytesOf) is its own words, one per element.
+  if (Array.isArray(bytes)) return { words: bytes as unknown as Uint8Array, k: 1 };
   const { buffer, byteOffset, byteLength } = bytes;
   if (itemsize % 4 === 0 && byteOffset % 4 === 0 && byteLength % 4 === 0) {
     return { words: new Uint32Array(buffer, byteOffset, byteLength / 4), k: itemsize / 4 };

@@ -7,8 +7,26 @@
  * (re, im) Float32Array/Float64Array of twice the length.
  */
 import { MetadataError, UnsupportedDataTypeError, type ErrorContext } from "./errors.js";
+import {
+  extendedElementBytes,
+  extendedFillToJSON,
+  extendedInfo,
+  extendedZero,
+  fromV2DataType,
+  fromV3DataType,
+  parseExtendedFill,
+  setCoreLookup,
+  toV2ExtendedDataType,
+  type DateTimeUnit,
+  type ExtendedDataType,
+  type ExtendedScalar,
+  type StructField,
+} from "./dtype-extended.js";
 
-export type DataType =
+/** A data type: a core (numeric) name, or an extended one (strings, bytes, datetimes, structs; see dtype-extended.ts). */
+export type DataType = CoreDataType | ExtendedDataType;
+
+export type CoreDataType =
   | "bool"
   | "int8"
   | "int16"
@@ -42,29 +60,51 @@ type TypedArrayConstructor = {
   readonly BYTES_PER_ELEMENT: number;
 };
 
-/** A scalar value of a data type: complex values are `[re, im]`. */
-export type Scalar = number | bigint | boolean | [number, number];
+/**
+ * A scalar value of a data type: complex values are `[re, im]`; datetimes are bigint counts;
+ * fixed_length_utf32 and string values are strings; bytes types and struct records are Uint8Array.
+ */
+export type Scalar = number | bigint | boolean | [number, number] | string | Uint8Array;
 
 export interface DataTypeInfo {
   readonly name: DataType;
   /** Bytes per element. */
   readonly itemsize: number;
-  /** NumPy kind letter: b, i, u, f, c. */
-  readonly kind: "b" | "i" | "u" | "f" | "c";
-  /** The typed array holding elements in memory. */
+  /**
+   * NumPy kind letter: b, i, u, f, c; M / m (datetime64 / timedelta64), U (fixed_length_utf32),
+   * S (null_terminated_bytes), V (raw_bytes), T (struct), O (variable-length objects).
+   */
+  readonly kind: "b" | "i" | "u" | "f" | "c" | "M" | "m" | "U" | "S" | "V" | "T" | "O";
+  /** The typed array holding elements in memory (typed form). */
   readonly ctor: TypedArrayConstructor;
-  /** Typed-array slots per element (2 for complex, 1 otherwise). */
+  /** Typed-array slots per element (2 for complex, the characters or bytes of fixed-width types, 1 otherwise). */
   readonly slots: number;
+  /**
+   * What the engine plans from: "typed" data is a flat typed array copied with the byte
+   * kernels; "object" data is a JS array (string[], Uint8Array[], typed arrays) whose chunks
+   * are decoded whole and copied element by element, on the calling thread.
+   */
+  readonly form: "typed" | "object";
+  /** Bytes reversed together when the stored byte order differs (1: never). */
+  readonly swapWidth: number;
+  /** datetime64 / timedelta64: the unit and its multiple (`10s` is unit "s", scaleFactor 10). */
+  readonly unit?: DateTimeUnit;
+  readonly scaleFactor?: number;
+  /** struct: the fields, packed in order, and the swap width of each word of a record. */
+  readonly fields?: readonly StructField[];
+  readonly fieldWidths?: readonly number[];
+  /** vlen_array: the type of each element's items. */
+  readonly element?: DataTypeInfo;
 }
 
 const Float16Ctor: TypedArrayConstructor | undefined = (globalThis as { Float16Array?: TypedArrayConstructor })
   .Float16Array;
 
 function info(name: DataType, itemsize: number, kind: DataTypeInfo["kind"], ctor: TypedArrayConstructor, slots = 1): DataTypeInfo {
-  return { name, itemsize, kind, ctor, slots };
+  return { name, itemsize, kind, ctor, slots, form: "typed", swapWidth: itemsize / slots };
 }
 
-export const DATA_TYPES: Readonly<Record<DataType, DataTypeInfo>> = {
+const CORE_TYPES: Readonly<Record<CoreDataType, DataTypeInfo>> = {
   bool: info("bool", 1, "b", Uint8Array),
   int8: info("int8", 1, "i", Int8Array),
   int16: info("int16", 2, "i", Int16Array),
@@ -81,6 +121,25 @@ export const DATA_TYPES: Readonly<Record<DataType, DataTypeInfo>> = {
   complex128: info("complex128", 16, "c", Float64Array, 2),
 };
 
+setCoreLookup((name) => (Object.prototype.hasOwnProperty.call(CORE_TYPES, name) ? CORE_TYPES[name as CoreDataType] : undefined));
+
+/**
+ * Every data type's info by name. The core types are own properties (the hot lookups); any
+ * other name falls through to the prototype, which parses extended names (and caches them).
+ */
+export const DATA_TYPES: Readonly<Record<DataType, DataTypeInfo>> = Object.assign(
+  Object.create(
+    new Proxy(
+      {},
+      {
+        get: (_target, name) => (typeof name === "string" ? extendedInfo(name) : undefined),
+        has: (_target, name) => typeof name === "string" && extendedInfo(name) !== undefined,
+      },
+    ),
+  ) as Record<DataType, DataTypeInfo>,
+  CORE_TYPES,
+);
+
 /** True when float16 data is exposed as a real Float16Array rather than raw bits. */
 export const HAS_FLOAT16_ARRAY = Float16Ctor !== undefined;
 
@@ -89,12 +148,29 @@ export function dataTypeInfo(dataType: DataType): DataTypeInfo {
 }
 
 export function isDataType(name: unknown): name is DataType {
-  return typeof name === "string" && Object.prototype.hasOwnProperty.call(DATA_TYPES, name);
+  return typeof name === "string" && DATA_TYPES[name as DataType] !== undefined;
+}
+
+export function isCoreType(dataType: string): dataType is CoreDataType {
+  return Object.prototype.hasOwnProperty.call(CORE_TYPES, dataType);
+}
+
+/** True when stored elements have a byte order (the bytes codec then needs an "endian"). */
+export function hasByteOrder(dataType: DataType): boolean {
+  const info = DATA_TYPES[dataType];
+  return info.swapWidth > 1 || (info.fieldWidths ?? []).some((w) => w > 1);
+}
+
+/** True for data types held as JS arrays of values (strings, byte strings) rather than a typed array. */
+export function isObjectType(dataType: DataType): boolean {
+  return DATA_TYPES[dataType].form === "object";
 }
 
 /** Parses a v3 `data_type`. */
 export function parseDataType(value: unknown, context: ErrorContext = {}): DataType {
-  if (isDataType(value)) return value;
+  if (typeof value === "string" && Object.prototype.hasOwnProperty.call(CORE_TYPES, value)) return value as DataType;
+  const extended = fromV3DataType(value, context);
+  if (extended !== undefined) return extended as DataType;
   if (typeof value === "string") throw new UnsupportedDataTypeError(`unsupported data type "${value}"`, context);
   throw new UnsupportedDataTypeError(`unsupported data type ${showValue(value)}`, context);
 }
@@ -109,8 +185,17 @@ const V2_KINDS: Record<string, Partial<Record<number, DataType>>> = {
   c: { 8: "complex64", 16: "complex128" },
 };
 
-/** Parses a v2 NumPy typestring (`<u2`, `>f8`, `|b1`, `<c8`) into a data type and byte order. */
-export function parseV2DataType(value: unknown, context: ErrorContext = {}): { dataType: DataType; endian: Endian } {
+/**
+ * Parses a v2 NumPy typestring (`<u2`, `>f8`, `|b1`, `<c8`; `|O`, `<U3`, `|S6`, `|V4`,
+ * `<M8[ns]`, structured lists) into a data type and byte order. `filters` say what an `|O` holds.
+ */
+export function parseV2DataType(
+  value: unknown,
+  context: ErrorContext = {},
+  filters: readonly { id: string; [key: string]: unknown }[] | null = null,
+): { dataType: DataType; endian: Endian; fieldEndians?: Endian[] } {
+  const extended = fromV2DataType(value, filters, context);
+  if (extended) return extended as { dataType: DataType; endian: Endian; fieldEndians?: Endian[] };
   const match = typeof value === "string" ? /^([<>|=])([biufc])(\d+)$/.exec(value) : null;
   const dataType = match ? V2_KINDS[match[2]]?.[Number(match[3])] : undefined;
   if (!match || !dataType) {
@@ -120,27 +205,37 @@ export function parseV2DataType(value: unknown, context: ErrorContext = {}): { d
   return { dataType, endian: match[1] === ">" ? "big" : "little" };
 }
 
-/** The v2 typestring of a data type. */
-export function toV2DataType(dataType: DataType, endian: Endian = "little"): string {
+/** The v2 typestring of a data type (a list of [name, dtype] for structs). */
+export function toV2DataType(dataType: DataType, endian: Endian = "little", fieldEndians?: readonly Endian[]): string {
+  if (!isCoreType(dataType)) return toV2ExtendedDataType(dataType, endian, fieldEndians) as string;
   const { kind, itemsize } = DATA_TYPES[dataType];
   const order = itemsize === 1 ? "|" : endian === "big" ? ">" : "<";
   return `${order}${kind}${itemsize}`;
 }
 
-/** A zero-filled typed array holding `count` elements. */
+/**
+ * A zero-filled typed array holding `count` elements. Object types get a JS array of their
+ * zero value (typed as TypedArray: the engine passes it through the same paths, see bytesOf).
+ */
 export function allocate(dataType: DataType, count: number): TypedArray {
-  const { ctor, slots } = DATA_TYPES[dataType];
-  return new ctor(count * slots);
+  const info = DATA_TYPES[dataType];
+  if (info.form === "object") return new Array(count).fill(extendedZero(info)) as unknown as TypedArray;
+  return new info.ctor(count * info.slots);
 }
 
-/** A typed-array view of `bytes` (which must be aligned to the element size). */
+/** A typed-array view of `bytes` (which must be aligned to the element size); object data passes through. */
 export function viewAs(dataType: DataType, bytes: Uint8Array): TypedArray {
+  if (Array.isArray(bytes)) return bytes as unknown as TypedArray;
   const { ctor, itemsize, slots } = DATA_TYPES[dataType];
   return new ctor(bytes.buffer, bytes.byteOffset, (bytes.byteLength / itemsize) * slots);
 }
 
-/** The bytes behind a typed array (no copy). */
+/**
+ * The bytes behind a typed array (no copy). A JS array of values (object data types) is
+ * returned as it is: the copy kernels take it as words of one slot per element.
+ */
 export function bytesOf(data: ArrayBufferView): Uint8Array {
+  if (Array.isArray(data)) return data as unknown as Uint8Array;
   return data instanceof Uint8Array ? data : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
@@ -234,6 +329,15 @@ function integerRange(dataType: DataType): [bigint, bigint] {
  * "-Infinity" and hex bit patterns; complex values are `[re, im]` pairs of those.
  */
 export function parseFillValue(value: unknown, dataType: DataType, context: ErrorContext = {}): Scalar {
+  if (!isCoreType(dataType)) {
+    return parseExtendedFill(
+      value,
+      DATA_TYPES[dataType],
+      context,
+      (v, t) => parseFillValue(v, t as DataType, context),
+      (v, t) => bytesOf(scalarArray(v as Scalar, t as DataType)).slice(),
+    ) as Scalar;
+  }
   const { kind, itemsize } = DATA_TYPES[dataType];
   const bad = (): never => {
     throw new MetadataError(`invalid fill value ${showValue(value)} for data type ${dataType}`, context);
@@ -264,6 +368,7 @@ export function parseFillValue(value: unknown, dataType: DataType, context: Erro
       return [parseFloatJSON(value[0], half, context), parseFloatJSON(value[1], half, context)];
     }
   }
+  return bad();
 }
 
 function floatToJSON(x: number, hexWidth?: number): number | string {
@@ -280,6 +385,11 @@ function floatToJSON(x: number, hexWidth?: number): number | string {
  * its hex bit pattern: a v2 reader would not understand that, so v2 gets a lossy 0).
  */
 export function fillValueToJSON(value: Scalar, dataType: DataType, zarrFormat: 2 | 3 = 2): unknown {
+  if (!isCoreType(dataType)) {
+    return extendedFillToJSON(value as ExtendedScalar, DATA_TYPES[dataType], zarrFormat, (bytes, t) =>
+      fillValueToJSON(scalarFromBytes(bytes, t as DataType), t as DataType, zarrFormat),
+    );
+  }
   const { kind, itemsize, slots } = DATA_TYPES[dataType];
   const hexWidth = zarrFormat === 3 ? itemsize / slots : undefined;
   if (kind === "b") return Boolean(value);
@@ -298,6 +408,7 @@ export function fillValueToJSON(value: Scalar, dataType: DataType, zarrFormat: 2
 
 /** The zero value of a data type (the default fill value). */
 export function zeroScalar(dataType: DataType): Scalar {
+  if (!isCoreType(dataType)) return extendedZero(DATA_TYPES[dataType]) as Scalar;
   const { kind, itemsize } = DATA_TYPES[dataType];
   if (kind === "b") return false;
   if (kind === "c") return [0, 0];
@@ -308,6 +419,7 @@ export function zeroScalar(dataType: DataType): Scalar {
 /** Coerces a user scalar to the data type's scalar form, or throws a ValueError-like MetadataError. */
 export function coerceScalar(value: unknown, dataType: DataType, context: ErrorContext = {}): Scalar {
   const { kind } = DATA_TYPES[dataType];
+  if (kind === "M" || kind === "m") return parseFillValue(typeof value === "bigint" ? value.toString() : value, dataType, context);
   if (kind === "c" && typeof value === "number") return [value, 0];
   if (kind === "f" && typeof value === "number") return value;
   if ((kind === "i" || kind === "u") && typeof value === "bigint") return parseFillValue(value.toString(), dataType, context);
@@ -316,7 +428,10 @@ export function coerceScalar(value: unknown, dataType: DataType, context: ErrorC
 
 /** One element of `dataType` holding `value`, as a typed array of the data type's slots. */
 export function scalarArray(value: Scalar, dataType: DataType): TypedArray {
-  const { ctor, kind, name } = DATA_TYPES[dataType];
+  const info = DATA_TYPES[dataType];
+  if (info.form === "object") return [value] as unknown as TypedArray;
+  if (!isCoreType(dataType)) return viewAs(dataType, extendedElementBytes(value as ExtendedScalar, info));
+  const { ctor, kind, name } = info;
   const out = allocate(dataType, 1);
   if (kind === "c") {
     const [re, im] = value as [number, number];
@@ -332,6 +447,17 @@ export function scalarArray(value: Scalar, dataType: DataType): TypedArray {
     (out as Float64Array)[0] = value as number;
   }
   return out;
+}
+
+/** The scalar one element's in-memory bytes hold (core types; struct fields). */
+export function scalarFromBytes(bytes: Uint8Array, dataType: DataType): Scalar {
+  const info = DATA_TYPES[dataType];
+  if (!isCoreType(dataType)) return info.kind === "M" || info.kind === "m" ? new DataView(bytes.buffer, bytes.byteOffset, 8).getBigInt64(0, true) : bytes.slice();
+  const data = viewAs(dataType, bytes.slice());
+  if (info.kind === "c") return [Number(data[0]), Number(data[1])];
+  if (info.kind === "b") return data[0] !== 0;
+  if (dataType === "float16" && !HAS_FLOAT16_ARRAY) return fromFloat16Bits(Number(data[0]));
+  return data[0] as number | bigint;
 }
 
 export function product(shape: readonly number[]): number {

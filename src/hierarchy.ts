@@ -8,7 +8,9 @@ import type { CodecMetadata } from "./codecs/codec.js";
 import {
   DATA_TYPES,
   coerceScalar,
+  hasByteOrder,
   isDataType,
+  toV2DataType,
   zeroScalar,
   type DataType,
   type Endian,
@@ -302,7 +304,7 @@ function buildArrayMetadata(options: CreateArrayOptions, context: ErrorContext):
     const v2: V2Fields = {
       order: options.order ?? "C",
       compressor: options.compressor === undefined ? { id: "zstd", level: 0 } : options.compressor,
-      filters: options.filters ?? null,
+      filters: options.filters ?? defaultV2Filters(dataType),
       endian: options.endian ?? "little",
       fillValueNull,
     };
@@ -331,10 +333,25 @@ function buildArrayMetadata(options: CreateArrayOptions, context: ErrorContext):
   return metadata;
 }
 
+/** v2 object arrays say what they hold with their vlen filter. */
+function defaultV2Filters(dataType: DataType): V2CodecConfig[] | null {
+  if (dataType === "string") return [{ id: "vlen-utf8" }];
+  if (dataType === "variable_length_bytes") return [{ id: "vlen-bytes" }];
+  const element = DATA_TYPES[dataType].element;
+  if (element) return [{ id: "vlen-array", dtype: toV2DataType(element.name, "little") }];
+  return null;
+}
+
+/** The array → bytes codec of a data type: vlen-utf8 / vlen-bytes for object types, else bytes. */
+export function defaultSerializer(dataType: DataType): CodecMetadata {
+  if (dataType === "string") return { name: "vlen-utf8", configuration: {} };
+  if (dataType === "variable_length_bytes") return { name: "vlen-bytes", configuration: {} };
+  return hasByteOrder(dataType) ? { name: "bytes", configuration: { endian: "little" } } : { name: "bytes" };
+}
+
 export function defaultV3Codecs(dataType: DataType): CodecMetadata[] {
-  const multiByte = DATA_TYPES[dataType].itemsize / DATA_TYPES[dataType].slots > 1;
   return [
-    multiByte ? { name: "bytes", configuration: { endian: "little" } } : { name: "bytes" },
+    defaultSerializer(dataType),
     { name: "zstd", configuration: { level: 0, checksum: false } },
   ];
 }

@@ -8,6 +8,9 @@ import type { CodecMetadata } from "./codecs/codec.js";
 import {
   DATA_TYPES,
   fillValueToJSON,
+  hasByteOrder,
+  isCoreType,
+  isObjectType,
   parseDataType,
   parseFillValue,
   parseV2DataType,
@@ -20,6 +23,8 @@ import {
 import { MetadataError, UnknownCodecError, type ErrorContext } from "./errors.js";
 import { registeredCodecs } from "./codecs/registry.js";
 import { stringifyJSON } from "./json.js";
+import { toV3DataType } from "./dtype-extended.js";
+import { isVlenCodec, v2ObjectCodec } from "./codecs/vlen.js";
 
 export type ZarrFormat = 2 | 3;
 
@@ -39,6 +44,8 @@ export interface V2Fields {
   endian: Endian;
   /** True when `.zarray` says `fill_value: null`. */
   fillValueNull: boolean;
+  /** Structured dtypes: each field's byte order (fields may differ). */
+  fieldEndians?: Endian[];
 }
 
 export interface ArrayMetadata {
@@ -236,7 +243,7 @@ export function toV3ArrayJSON(metadata: ArrayMetadata): Record<string, unknown> 
     zarr_format: 3,
     node_type: "array",
     shape: metadata.shape,
-    data_type: metadata.dataType,
+    data_type: isCoreType(metadata.dataType) ? metadata.dataType : toV3DataType(metadata.dataType),
     chunk_grid: { name: "regular", configuration: { chunk_shape: metadata.chunkShape } },
     chunk_key_encoding: {
       name: metadata.chunkKeyEncoding.name,
@@ -266,7 +273,7 @@ export function parseV2Array(zarray: unknown, zattrs: unknown, context: ErrorCon
   if (chunkShape.length !== shape.length) {
     throw new MetadataError(`chunks [${chunkShape}] has ${chunkShape.length} dimensions, shape [${shape}] has ${shape.length}`, context);
   }
-  const { dataType, endian } = parseV2DataType(zarray.dtype, context);
+  const { dataType, endian, fieldEndians } = parseV2DataType(zarray.dtype, context, Array.isArray(zarray.filters) ? zarray.filters.filter(isV2Codec) : null);
   checkGridSize(shape, chunkShape, dataType, context);
   const order = zarray.order ?? "C";
   if (order !== "C" && order !== "F") throw new MetadataError(`.zarray: order must be "C" or "F", got ${stringifyJSON(order)}`, context);
@@ -283,6 +290,7 @@ export function parseV2Array(zarray: unknown, zattrs: unknown, context: ErrorCon
   const fillValueNull = zarray.fill_value === null || zarray.fill_value === undefined;
   const fillValue = fillValueNull ? zeroScalar(dataType) : parseFillValue(zarray.fill_value, dataType, context);
   const v2: V2Fields = { order, compressor, filters, endian, fillValueNull };
+  if (fieldEndians && fieldEndians.some((e) => e !== endian)) v2.fieldEndians = fieldEndians;
   return {
     zarrFormat: 2,
     shape,
@@ -310,10 +318,19 @@ export function v2Codecs(v2: V2Fields, dataType: DataType, ndim: number, context
   // Value filters (delta, astype, …) work on the array, before its bytes are laid out; byte
   // filters (shuffle, checksums, compressors used as filters) on the bytes, after. v2 applies
   // them in list order, so a byte filter followed by a value filter has no v3 chain.
+  // Object arrays end in a vlen codec, which is their array → bytes codec (categorize, which
+  // maps strings to integer codes, is followed by bytes).
   const afterBytes: CodecMetadata[] = [];
   let endian = v2.endian;
   let itemType = dataType;
+  let vlen = false;
   for (const filter of v2.filters ?? []) {
+    const objectCodec = v2ObjectCodec(filter);
+    if (objectCodec) {
+      codecs.push(objectCodec);
+      if (isVlenCodec(objectCodec.name)) vlen = true;
+      continue;
+    }
     if (V2_BYTE_FILTERS.has(filter.id) || V2_COMPRESSORS.has(filter.id)) {
       afterBytes.push(v2CompressorToV3(filter, itemType, context));
       continue;
@@ -328,8 +345,11 @@ export function v2Codecs(v2: V2Fields, dataType: DataType, ndim: number, context
     if (output) ({ dataType: itemType, endian } = { dataType: output.dataType, endian: output.endian ?? endian });
     if (filter.id === "packbits") itemType = "uint8";
   }
-  const multiByte = DATA_TYPES[itemType].itemsize / DATA_TYPES[itemType].slots > 1;
-  codecs.push(multiByte ? { name: "bytes", configuration: { endian } } : { name: "bytes" });
+  if (!vlen) {
+    if (v2.fieldEndians) codecs.push({ name: "bytes", configuration: { field_endians: v2.fieldEndians } });
+    else if (hasByteOrder(itemType) || isObjectType(itemType)) codecs.push({ name: "bytes", configuration: { endian } });
+    else codecs.push({ name: "bytes" });
+  }
   codecs.push(...afterBytes);
   if (v2.compressor) codecs.push(v2CompressorToV3(v2.compressor, itemType, context));
   return codecs;
@@ -403,7 +423,7 @@ export function toV2ArrayJSON(metadata: ArrayMetadata): Record<string, unknown> 
     zarr_format: 2,
     shape: metadata.shape,
     chunks: metadata.chunkShape,
-    dtype: toV2DataType(metadata.dataType, v2.endian),
+    dtype: toV2DataType(metadata.dataType, v2.endian, v2.fieldEndians),
     compressor: v2.compressor,
     fill_value: v2.fillValueNull ? null : fillValueToJSON(metadata.fillValue, metadata.dataType),
     order: v2.order,

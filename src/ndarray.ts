@@ -1,4 +1,8 @@
-/** A C-order n-dimensional array: a flat typed array plus its shape and data type. */
+/**
+ * A C-order n-dimensional array: a flat typed array plus its shape and data type. For object
+ * data types (`string`, `variable_length_bytes`, `vlen_array[...]`) `data` is at run time a
+ * plain JS array (string[], Uint8Array[], typed arrays): see `ObjectData`.
+ */
 import { DATA_TYPES, type DataType, type TypedArray } from "./dtype.js";
 
 export interface NdArray<T extends TypedArray = TypedArray> {
@@ -6,6 +10,9 @@ export interface NdArray<T extends TypedArray = TypedArray> {
   readonly shape: number[];
   readonly dtype: DataType;
 }
+
+/** The in-memory form of object data types: one JS value per element, C order. */
+export type ObjectData = string[] | Uint8Array[] | ArrayBufferView[];
 
 export function ndarray<T extends TypedArray>(dtype: DataType, shape: number[], data: T): NdArray<T> {
   return { data, shape, dtype };
@@ -29,7 +36,7 @@ export function isNdArray(value: unknown): value is NdArray {
     "data" in value &&
     "shape" in value &&
     "dtype" in value &&
-    ArrayBuffer.isView((value as NdArray).data) &&
+    (ArrayBuffer.isView((value as NdArray).data) || Array.isArray((value as NdArray).data)) &&
     Array.isArray((value as NdArray).shape) &&
     (value as NdArray).dtype in DATA_TYPES
   );

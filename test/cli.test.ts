@@ -285,7 +285,7 @@ describe("get", () => {
     ].join("\n");
     const { stdout } = await promisify(execFile)("/usr/bin/python3", ["-c", script, ...files]);
     const loaded = stdout.trim().split("\n").map((l) => JSON.parse(l));
-    const descr: Record<DataType, string> = {
+    const descr: Record<string, string> = {
       bool: "|b1", int8: "|i1", uint8: "|u1", int16: "<i2", uint16: "<u2", int32: "<i4", uint32: "<u4", int64: "<i8",
       uint64: "<u8", float16: "<f2", float32: "<f4", float64: "<f8", complex64: "<c8", complex128: "<c16",
     };

@@ -702,3 +702,188 @@ describe("hostile numcodecs and extension codec input", () => {
     }
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// Values beyond numbers: variable-length chunks, datetime units, struct layouts
+
+describe("hostile values beyond numbers", () => {
+  const framed = (count: number, items: Uint8Array[]): Uint8Array => {
+    const out = new Uint8Array(4 + items.reduce((n, b) => n + 4 + b.length, 0));
+    const view = new DataView(out.buffer);
+    view.setUint32(0, count, true);
+    let at = 4;
+    for (const item of items) {
+      view.setUint32(at, item.length, true);
+      out.set(item, at + 4);
+      at += 4 + item.length;
+    }
+    return out;
+  };
+
+  /** A v3 array of `dtype` whose one chunk (key c/0) holds `chunk`, read through open(). */
+  async function readWithChunk(dataType: unknown, codecs: CodecMetadata[], chunk: Uint8Array, shape = [4]): Promise<Awaited<ReturnType<typeof typed>>> {
+    const store = new MemoryStore();
+    const doc = { zarr_format: 3, node_type: "array", shape, data_type: dataType, chunk_grid: { name: "regular", configuration: { chunk_shape: shape } }, chunk_key_encoding: { name: "default" }, fill_value: String((dataType as { name?: unknown }).name).startsWith("numpy.") ? 0 : "", codecs };
+    await store.set("a/zarr.json", json(doc));
+    await store.set(`a/c/${shape.map(() => 0).join("/")}`, chunk);
+    return typed(async () => (await open(store, { path: "a" }) as ZarrArray).read(undefined, { workers: 0 }));
+  }
+
+  const VLEN: [string, string, CodecMetadata, Uint8Array[]][] = [
+    ["vlen-utf8", "string", { name: "vlen-utf8" }, ["ab", "", "é😀", "xyz"].map((s) => encoder.encode(s))],
+    ["vlen-bytes", "variable_length_bytes", { name: "vlen-bytes" }, [new Uint8Array([0, 1]), new Uint8Array(0), new Uint8Array([255]), new Uint8Array(5)]],
+  ];
+
+  for (const [codec, dataType, meta, items] of VLEN) {
+    it(`${codec}: truncated chunks at every length, and lying counts and lengths, are CodecErrors naming the array and key`, async () => {
+      const valid = framed(4, items);
+      expect((await readWithChunk(dataType, [meta], valid)).ok).toBe(true);
+      const bad: [string, Uint8Array][] = [];
+      for (let length = 0; length < valid.length; length++) bad.push([`truncated to ${length}`, valid.slice(0, length)]);
+      bad.push(["a count of 2^32-1 items", framed(0xffffffff, items)]);
+      bad.push(["a count of 3 for 4 elements", framed(3, items)]);
+      bad.push(["a count of 5 for 4 elements", framed(5, [...items, new Uint8Array(1)])]);
+      bad.push(["bytes after the last item", new Uint8Array([...valid, 0])]);
+      const lying = valid.slice();
+      new DataView(lying.buffer).setUint32(4, 0x7fffffff, true);
+      bad.push(["an item length of 2^31-1", lying]);
+      for (const [label, chunk] of bad) {
+        const outcome = await readWithChunk(dataType, [meta], chunk);
+        expect(outcome.ok, `${codec} ${label} decoded`).toBe(false);
+        if (outcome.ok) continue;
+        expect(outcome.error, label).toBeInstanceOf(CodecError);
+        expect(outcome.error.path, label).toBe("a");
+        expect(outcome.error.key, label).toBe("a/c/0");
+      }
+    });
+  }
+
+  it("vlen-utf8: invalid UTF-8 (a lone continuation byte, an overlong form, a surrogate) is a CodecError, not U+FFFD", async () => {
+    for (const item of [[0x80], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0x61, 0xff]]) {
+      const outcome = await readWithChunk("string", [{ name: "vlen-utf8" }], framed(4, [new Uint8Array(item), new Uint8Array(0), new Uint8Array(0), new Uint8Array(0)]));
+      expect(outcome.ok, `item ${item}`).toBe(false);
+      if (!outcome.ok) {
+        expect(outcome.error).toBeInstanceOf(CodecError);
+        expect(outcome.error.message).toMatch(/UTF-8/);
+        expect(outcome.error.key).toBe("a/c/0");
+      }
+    }
+  });
+
+  it("a string chunk shape of 2^40 items is refused from the metadata, before anything is allocated", async () => {
+    const store = new MemoryStore();
+    const shape = [2 ** 20, 2 ** 20];
+    await store.set("a/zarr.json", json({ zarr_format: 3, node_type: "array", shape, data_type: "string", chunk_grid: { name: "regular", configuration: { chunk_shape: shape } }, fill_value: "", codecs: [{ name: "vlen-utf8" }] }));
+    const outcome = await typed(() => open(store, { path: "a" }));
+    expect(outcome.ok).toBe(false);
+    if (!outcome.ok) {
+      expect(outcome.error).toBeInstanceOf(MetadataError);
+      expect(outcome.error.path).toBe("a");
+    }
+  });
+
+  it("random mutations of a vlen-utf8 chunk decode to strings or fail typed (never a RangeError)", async () => {
+    const chain = new CodecChain({ shape: [6], dataType: "string", fillValue: "" }, [{ name: "vlen-utf8" }, { name: "zstd", configuration: { level: 1, checksum: false } }], { path: "arr" });
+    const valid = await chain.encode({ data: ["a", "bb", "", "ünï", "😀", "x"] as never, shape: [6], dtype: "string" }, "arr/c/0");
+    const plain = new CodecChain({ shape: [6], dataType: "string", fillValue: "" }, [{ name: "vlen-utf8" }], { path: "arr" });
+    const raw = await plain.encode({ data: ["a", "bb", "", "ünï", "😀", "x"] as never, shape: [6], dtype: "string" }, "arr/c/0");
+    await fc.assert(
+      fc.asyncProperty(byteMutations(), fc.boolean(), async (mutations, compressed) => {
+        const target = compressed ? chain : plain;
+        const outcome = await typed(() => target.decode(applyBytes(compressed ? valid : raw, mutations), "arr/c/0"));
+        if (!outcome.ok) {
+          expect(outcome.error).toBeInstanceOf(CodecError);
+          expect(outcome.error.key).toBe("arr/c/0");
+          return;
+        }
+        const values = outcome.value.data as unknown as unknown[];
+        expect(values).toHaveLength(6);
+        for (const v of values) expect(typeof v).toBe("string");
+      }),
+      fcParams("hostile vlen-utf8", 300),
+    );
+  });
+
+  it("unknown datetime units and bad scale factors are UnsupportedDataTypeErrors naming the array (v3 and v2)", async () => {
+    const v3 = [
+      { name: "numpy.datetime64", configuration: { unit: "fortnight", scale_factor: 1 } },
+      { name: "numpy.timedelta64", configuration: { unit: "s", scale_factor: 0 } },
+      { name: "numpy.datetime64", configuration: { unit: "s", scale_factor: 2 ** 31 } },
+      { name: "numpy.datetime64", configuration: {} },
+    ];
+    for (const dataType of v3) {
+      const store = new MemoryStore();
+      await store.set("t/zarr.json", json({ zarr_format: 3, node_type: "array", shape: [4], data_type: dataType, chunk_grid: { name: "regular", configuration: { chunk_shape: [2] } }, fill_value: 0, codecs: [BYTES_LE] }));
+      const outcome = await typed(() => open(store, { path: "t" }));
+      expect(outcome.ok, JSON.stringify(dataType)).toBe(false);
+      if (!outcome.ok) {
+        expect(outcome.error.code, JSON.stringify(dataType)).toBe("UNSUPPORTED_DATA_TYPE");
+        expect(outcome.error.path).toBe("t");
+      }
+    }
+    for (const dtype of ["<M8[fortnight]", "<m8", "<M8[0s]", "<M4[s]", "<M8[99999999999s]"]) {
+      const store = new MemoryStore();
+      await store.set("t/.zarray", json({ zarr_format: 2, shape: [4], chunks: [2], dtype, compressor: null, fill_value: null, filters: null, order: "C" }));
+      const outcome = await typed(() => open(store, { path: "t" }));
+      expect(outcome.ok, dtype).toBe(false);
+      if (!outcome.ok) {
+        expect(outcome.error, dtype).toBeInstanceOf(MetadataError);
+        expect(outcome.error.path).toBe("t");
+      }
+    }
+  });
+
+  it("struct layouts that do not add up, and fill values that do not fit them, are MetadataErrors naming the array", async () => {
+    const fields = [{ name: "a", data_type: "int32" }, { name: "b", data_type: "float64" }];
+    const v3: [unknown, unknown][] = [
+      [{ name: "struct", configuration: { fields: [] } }, 0],
+      [{ name: "struct", configuration: { fields: [fields[0], fields[0]] } }, { a: 1 }],
+      [{ name: "struct", configuration: { fields: [{ name: "", data_type: "int32" }] } }, { "": 1 }],
+      [{ name: "struct", configuration: { fields: [{ name: "s", data_type: "string" }] } }, { s: "" }],
+      [{ name: "struct", configuration: { fields: [{ name: "x", data_type: "int33" }] } }, { x: 0 }],
+      [{ name: "struct", configuration: { fields } }, { a: 1 }],
+      [{ name: "struct", configuration: { fields } }, { a: 1, b: 2, c: 3 }],
+      [{ name: "struct", configuration: { fields } }, "AAAA"],
+      [{ name: "struct", configuration: { fields } }, { a: 2 ** 40, b: 0 }],
+    ];
+    for (const [dataType, fill] of v3) {
+      const store = new MemoryStore();
+      await store.set("s/zarr.json", json({ zarr_format: 3, node_type: "array", shape: [4], data_type: dataType, chunk_grid: { name: "regular", configuration: { chunk_shape: [2] } }, fill_value: fill, codecs: [BYTES_LE] }));
+      const outcome = await typed(() => open(store, { path: "s" }));
+      expect(outcome.ok, JSON.stringify([dataType, fill])).toBe(false);
+      if (!outcome.ok) {
+        expect(outcome.error, JSON.stringify(dataType)).toBeInstanceOf(MetadataError);
+        expect(outcome.error.path).toBe("s");
+      }
+    }
+    const v2: [unknown, unknown][] = [
+      [[], null],
+      [[["a", "<i4", [2]]], null],
+      [[["a", "<i4"], ["a", "<f8"]], null],
+      [[["a", "|O"]], null],
+      [[["a", "<i4"], ["b", "<f8"]], "AAAA"],
+      [[["a", "<i4"], 7], null],
+    ];
+    for (const [dtype, fill] of v2) {
+      const store = new MemoryStore();
+      await store.set("s/.zarray", json({ zarr_format: 2, shape: [4], chunks: [2], dtype, compressor: null, fill_value: fill, filters: null, order: "C" }));
+      const outcome = await typed(() => open(store, { path: "s" }));
+      expect(outcome.ok, JSON.stringify(dtype)).toBe(false);
+      if (!outcome.ok) {
+        expect(outcome.error, JSON.stringify(dtype)).toBeInstanceOf(MetadataError);
+        expect(outcome.error.path).toBe("s");
+      }
+    }
+  });
+
+  it("fixed-width chunks of the wrong size are CodecErrors naming the array and key", async () => {
+    for (const [dataType, itemsize] of [[{ name: "fixed_length_utf32", configuration: { length_bytes: 8 } }, 8], [{ name: "raw_bytes", configuration: { length_bytes: 3 } }, 3], [{ name: "numpy.datetime64", configuration: { unit: "ns", scale_factor: 1 } }, 8]] as const) {
+      const outcome = await readWithChunk(dataType, [BYTES_LE], new Uint8Array(4 * itemsize - 1));
+      expect(outcome.ok).toBe(false);
+      if (!outcome.ok) {
+        expect(outcome.error).toBeInstanceOf(CodecError);
+        expect(outcome.error.key).toBe("a/c/0");
+      }
+    }
+  });
+});

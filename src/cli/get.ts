@@ -3,7 +3,7 @@
  * slab by slab (toNodeReadable) and written as it arrives, so its size is not limited by
  * memory, and a slow reader of stdout slows the read. A closed stdout (`| head`) ends quietly.
  */
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { DATA_TYPES, product } from "../dtype.js";
 import { SelectionError } from "../errors.js";
@@ -11,7 +11,7 @@ import { parseSelection, type SelectionItem } from "../selection.js";
 import { toNodeReadable } from "../../operators/node.js";
 import { COMMON_HELP, COMMON_OPTIONS, PIPELINE_HELP, PIPELINE_OPTIONS, UsageError, intOption, parse, stringOption, workersOption } from "./args.js";
 import type { CommandContext } from "./context.js";
-import { JsonEncoder, npyHeader } from "./formats.js";
+import { JsonEncoder, npyHeader, objectArrayJson } from "./formats.js";
 import { ProgressReporter, progressMode } from "./progress.js";
 import { checkLocation, openArrayAt, openLocation } from "./store.js";
 
@@ -23,7 +23,9 @@ Options:
   -s, --select SEL           NumPy-style selection, such as "0:10, :, 3" or "..., ::2" (default: all)
   -f, --format FORMAT        json (default): nested lists; 64-bit integers with all their digits,
                                NaN and ±Infinity as the strings "NaN", "Infinity", "-Infinity",
-                               complex numbers as [re, im]
+                               complex numbers as [re, im]; strings as strings, bytes
+                               as base64, datetimes as ISO 8601 text ("NaT"), timedeltas
+                               as "<n> <unit>", struct records as objects
                              npy: a NumPy .npy file (format 1.0), for numpy.load
                              raw: the values' bytes, C order, little-endian
       --json                 progress as JSON events on stderr (one object per line)
@@ -71,6 +73,18 @@ export async function runGet(args: string[], context: CommandContext): Promise<n
     const array = await openArrayAt(store, url, context.signal);
     const sel = array.select(selection);
     const shape = sel.filter((d) => !d.dropped).map((d) => d.count);
+    if (DATA_TYPES[array.dtype].form === "object") {
+      // Values of unknown size: read the selection whole (it is bounded like any read), then print it.
+      if (format !== "json") throw new UsageError(`${array.dtype} data has no ${format} form (NumPy keeps it as Python objects): use --format json`);
+      const x = await array.read(selection, { concurrency, workers, signal: context.signal });
+      try {
+        await pipeline(Readable.from([objectArrayJson(x.data as unknown as unknown[], shape)]), context.stdout);
+      } catch (error) {
+        if (isPipeClosed(error, context.stdout)) return 0;
+        throw error;
+      }
+      return 0;
+    }
     const dataBytesTotal = product(shape) * DATA_TYPES[array.dtype].itemsize;
     // Progress would tangle with data drawn on the same terminal.
     const mode = progressMode({ quiet: Boolean(values.quiet), json: Boolean(values.json) }, context.stderr);

@@ -1,7 +1,7 @@
 /** `zarrflow info <url>`: what is stored at a location — a group's tree, or an array's layout and sizes. */
 import { ZarrArray } from "../array.js";
 import type { CodecMetadata } from "../codecs/codec.js";
-import { DATA_TYPES, fillValueToJSON, product, toV2DataType } from "../dtype.js";
+import { DATA_TYPES, fillValueToJSON, product, toV2DataType, type DataType } from "../dtype.js";
 import { UnsupportedOperationError } from "../errors.js";
 import { stringifyJSON } from "../json.js";
 import type { ZarrGroup } from "../group.js";
@@ -61,7 +61,9 @@ function gridCount(shape: readonly number[], chunks: readonly number[]): number 
 
 async function describeArray(array: ZarrArray, signal: AbortSignal): Promise<Record<string, unknown>> {
   const stored = await storedSize(array.store, array.path, signal);
-  const uncompressed = product(array.shape) * DATA_TYPES[array.dtype].itemsize;
+  const type = DATA_TYPES[array.dtype];
+  // Variable-length values have no size until they are read.
+  const uncompressed = type.form === "object" ? null : product(array.shape) * type.itemsize;
   const v2 = array.metadata.v2;
   return {
     node: "array",
@@ -69,10 +71,11 @@ async function describeArray(array: ZarrArray, signal: AbortSignal): Promise<Rec
     zarrFormat: array.zarrFormat,
     shape: array.shape,
     dtype: array.dtype,
+    dtypeInfo: dtypeSummary(array.dtype),
     chunks: array.chunks,
     shards: array.shards,
     codecs: array.chain.toJSON(),
-    ...(v2 ? { v2: { dtype: toV2DataType(array.dtype, v2.endian), order: v2.order, compressor: v2.compressor, filters: v2.filters } } : {}),
+    ...(v2 ? { v2: { dtype: toV2DataType(array.dtype, v2.endian, v2.fieldEndians), order: v2.order, compressor: v2.compressor, filters: v2.filters } } : {}),
     fillValue: v2?.fillValueNull ? null : fillValueToJSON(array.fillValue, array.dtype, array.zarrFormat),
     dimensionNames: array.dimensionNames,
     attributes: array.attrs,
@@ -117,9 +120,30 @@ function chainText(codecs: readonly CodecMetadata[]): string {
     .join(" → ");
 }
 
+/** What a data type is beyond its name: kind, item size, in-memory form, datetime unit, struct fields. */
+function dtypeSummary(dtype: DataType): Record<string, unknown> {
+  const { kind, itemsize, form, unit, scaleFactor, fields } = DATA_TYPES[dtype];
+  return {
+    kind,
+    form,
+    ...(form === "typed" ? { itemsize } : {}),
+    ...(unit ? { unit, scaleFactor } : {}),
+    ...(fields ? { fields: fields.map((f) => ({ name: f.name, dataType: f.dataType, offset: f.offset })) } : {}),
+  };
+}
+
+function dtypeText(info: Record<string, unknown>): string {
+  const summary = info.dtypeInfo as { form: string; itemsize?: number; unit?: string; scaleFactor?: number; fields?: { name: string; dataType: string; offset: number }[] };
+  if (summary.unit) return `, unit ${summary.scaleFactor === 1 ? "" : `${summary.scaleFactor} × `}${summary.unit}, int64 counts`;
+  if (summary.fields) return `, ${summary.itemsize}-byte records: ${summary.fields.map((f) => `${f.name} ${f.dataType} @${f.offset}`).join(", ")}`;
+  if (summary.form === "object") return ", variable length";
+  return "";
+}
+
 function sizeText(info: Record<string, unknown>): string {
-  const uncompressed = info.uncompressedBytes as number;
+  const uncompressed = info.uncompressedBytes as number | null;
   const stored = info.storedBytes as number | null;
+  if (uncompressed === null) return stored === null ? "size unknown (variable-length values)" : `${formatBytes(stored)} stored (variable-length values)`;
   if (stored === null) return `${formatBytes(uncompressed)} uncompressed, stored size unknown (the store cannot list its keys)`;
   const ratio = stored > 0 ? `, ratio ${(uncompressed / stored).toFixed(2)}` : "";
   return `${formatBytes(uncompressed)} uncompressed, ${formatBytes(stored)} stored${ratio}`;
@@ -131,7 +155,7 @@ function arrayLines(info: Record<string, unknown>): string[] {
   const storedText = storedObjects === null ? "stored: unknown" : `${storedObjects} stored`;
   const lines = [
     ["shape", formatShape(info.shape as number[])],
-    ["dtype", `${info.dtype as string}${info.v2 ? ` (${(info.v2 as { dtype: string }).dtype}, order ${(info.v2 as { order: string }).order})` : ""}`],
+    ["dtype", `${info.dtype as string}${dtypeText(info)}${info.v2 ? ` (${JSON.stringify((info.v2 as { dtype: unknown }).dtype).replace(/^"|"$/g, "")}, order ${(info.v2 as { order: string }).order})` : ""}`],
     ["chunks", `${formatShape(info.chunks as number[])}  (${info.chunkCount as number} chunks${shards ? "" : `, ${storedText}`})`],
     ["shards", shards ? `${formatShape(shards)}  (${info.shardCount as number} shards, ${storedText})` : "none"],
     ["codecs", chainText(info.codecs as CodecMetadata[])],

@@ -20,6 +20,11 @@ import "./adler32.js";
 import "./fletcher32.js";
 import "./scale-offset.js";
 import "./cast-value.js";
+import "./vlen-utf8.js";
+import "./vlen-bytes.js";
+import "./vlen-array.js";
+import "./categorize.js";
+import "./json2.js";
 
 export * from "./codec.js";
 export { CodecChain } from "./chain.js";

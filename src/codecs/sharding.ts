@@ -17,7 +17,7 @@
  */
 import { isAllFill } from "../chunk-ops.js";
 import { copyRegion, fillRegion, type Words } from "../copy.js";
-import { DATA_TYPES, allocate, bytesOf, product, scalarArray, type DataType, type TypedArray } from "../dtype.js";
+import { DATA_TYPES, allocate, hasByteOrder, bytesOf, product, scalarArray, type DataType, type TypedArray } from "../dtype.js";
 import { CodecError, MetadataError, ZarrflowError, type ErrorContext } from "../errors.js";
 import type { NdArray } from "../ndarray.js";
 import type { Region } from "../selection.js";
@@ -174,6 +174,7 @@ function wordBytesFor(itemsize: number): 1 | 2 | 4 {
 
 /** A view of `data`'s bytes as `wordBytes`-wide unsigned words (copying when misaligned). */
 function asWords(data: ArrayBufferView, wordBytes: 1 | 2 | 4): Words {
+  if (Array.isArray(data)) return data as unknown as Words; // object data types: one value per element
   let bytes = bytesOf(data);
   if (bytes.byteOffset % wordBytes !== 0) bytes = bytes.slice();
   const { buffer, byteOffset, byteLength } = bytes;
@@ -271,12 +272,12 @@ export class ShardingCodec implements ArrayToBytesCodec {
     this.innerChain = new CodecChain({ shape: this.innerChunkShape, dataType: spec.dataType, fillValue: spec.fillValue }, config.codecs, context);
     this.indexChain = new CodecChain({ shape: [...this.chunksPerShard, 2], dataType: "uint64", fillValue: 0n }, config.indexCodecs, context);
     const a2b = this.innerChain.arrayToBytes;
-    const { slots } = DATA_TYPES[spec.dataType];
     this.rawInner =
       this.innerChain.arrayToArray.length === 0 &&
       this.innerChain.bytesToBytes.length === 0 &&
       a2b instanceof BytesCodec &&
-      (this.itemsize / slots === 1 || (a2b.endian === "big") !== HOST_LITTLE_ENDIAN);
+      // Struct records can have multi-byte fields though their slots are bytes: ask the type.
+      (!hasByteOrder(spec.dataType) || (a2b.endian === "big") !== HOST_LITTLE_ENDIAN);
     const indexSize = this.indexChain.encodedSize;
     if (indexSize === null) {
       fail(`index_codecs must have a fixed encoded size (no compression), got ${stringifyJSON(this.indexChain.toJSON())}`);
