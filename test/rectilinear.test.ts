@@ -102,3 +102,64 @@ describe("rectilinear grid model", () => {
     expect(dim.maxSize).toBe(7);
   });
 });
+
+describe("copies between grids", () => {
+  const fixture = grids.find((g) => g.path === "grid/rectilinear_2d_rle")!;
+  const sharded = grids.find((g) => g.path === "grid/rectilinear_sharded")!;
+  const source = (entry: typeof fixture) => openArray(new FileSystemStore(formatsStoreDir(entry)), { path: entry.path });
+
+  it("a whole rectilinear array keeps its grid; into a regular grid and back, the values stay exact", async () => {
+    for (const entry of [fixture, sharded]) {
+      const src = await source(entry);
+      const store = new MemoryStore();
+      await copyArray(src, store, { path: "same", workers: 0 });
+      const same = await openArray(store, { path: "same" });
+      expect(same.chunkEdges, entry.path).toEqual(src.chunkEdges);
+      expect(same.shards === null, entry.path).toBe(src.shards === null);
+      expect((await verifyCopy(src, same)).mismatches).toBe(0);
+
+      await copyArray(src, store, { path: "regular", chunks: [3, 4], shards: null, workers: 2 });
+      const regular = await openArray(store, { path: "regular" });
+      expect(regular.chunkEdges).toBeNull();
+      expect(regular.chunks).toEqual([3, 4]);
+      expect((await verifyCopy(src, regular)).mismatches).toBe(0);
+
+      // Back into edges of our own (and into a rectilinear shard grid), through small blocks.
+      const back = entry.shape[0] === 7 ? [[1, [3, 2]], [[2, 4], 1]] : [[[5, 3], 5], [[4, 3]]];
+      await copyArray(regular, store, { path: "back", chunks: back as never, memoryBytes: 1 << 20, workers: 0 });
+      const rect = await openArray(store, { path: "back" });
+      expect(sha256(bytes(await rect.read(null, { workers: 0 })))).toBe(entry.sha256);
+      const backShards = entry.shape[0] === 7 ? { chunks: [1, 2], shards: [[2, [2, 3]], [4, 6]] } : { chunks: [2, 3], shards: [[[4, 3], 8], [6, 6]] };
+      await copyArray(regular, store, { path: "back-sharded", chunks: backShards.chunks, shards: backShards.shards as never, workers: 0 });
+      expect((await openArray(store, { path: "back-sharded" })).chunkEdges).toEqual(entry.shape[0] === 7 ? [[2, 2, 2, 2], [4, 6]] : [[4, 4, 4, 8], [6, 6]]);
+      expect(sha256(bytes(await (await openArray(store, { path: "back-sharded" })).read(null, { workers: 0 })))).toBe(entry.sha256);
+    }
+  });
+
+  it("a selection of a rectilinear array copies into a regular grid; v2 refuses edges", async () => {
+    const src = await source(fixture);
+    const store = new MemoryStore();
+    await copyArray(src, store, { path: "part", selection: "1:6, ::2", workers: 0 });
+    const part = await openArray(store, { path: "part" });
+    expect(part.chunkEdges).toBeNull();
+    expect((await verifyCopy(src, part, { selection: "1:6, ::2" })).mismatches).toBe(0);
+    await copyArray(src, store, { path: "v2", zarrFormat: 2, workers: 0 });
+    const v2 = await openArray(store, { path: "v2" });
+    expect(v2.zarrFormat).toBe(2);
+    expect((await verifyCopy(src, v2)).mismatches).toBe(0);
+    await expect(copyArray(src, store, { path: "v2-edges", zarrFormat: 2, chunks: [[3, 4], 9] as never })).rejects.toBeInstanceOf(MetadataError);
+  });
+
+  it("create({ chunks: edges }) writes what zarr-python writes: the grid, keys and full-edge chunks", async () => {
+    const store = new MemoryStore();
+    const a = await create(store, { shape: [5], dtype: "uint8", chunks: [[2, [4, 2]]], codecs: [{ name: "bytes" }] });
+    await a.write([slice(0, 5)], Uint8Array.from([1, 2, 3, 4, 5]), { workers: 0 });
+    const doc = JSON.parse(new TextDecoder().decode(store.map.get("zarr.json")));
+    expect(doc.chunk_grid).toEqual({ name: "rectilinear", configuration: { kind: "inline", chunk_shapes: [[2, [4, 2]]] } });
+    // The second chunk holds elements 2..4 in a 4-long buffer; the third lies wholly past the extent and is never written.
+    expect([...store.map.keys()].sort()).toEqual(["c/0", "c/1", "zarr.json"]);
+    expect(Array.from(store.map.get("c/1")!)).toEqual([3, 4, 5, 0]);
+    expect(a.chunks).toEqual([4]);
+    expect(a.chunkEdges).toEqual([[2, 4]]);
+  });
+});
