@@ -16,6 +16,7 @@ import { fetchShard, type CoalesceOptions } from "./shard-io.js";
 import { coalesceRanges } from "./shard-io.js";
 import { innerOverlap, mergeEncodeChunk, patchShard, type PatchSlot } from "./shard-merge.js";
 import { encodeChunkKey } from "./chunk-key.js";
+import { dimCount, dimOffset, distinctSizes, isRegularGrid, type ChunkGrid } from "./chunk-grid.js";
 import {
   decodeInto,
   decodeRegion,
@@ -27,7 +28,7 @@ import {
 } from "./chunk-ops.js";
 import { wordView, type Words } from "./copy.js";
 import { DATA_TYPES, allocate, bytesOf, product, scalarArray, viewAs, type DataType, type DataTypeInfo, type Scalar, type TypedArray } from "./dtype.js";
-import { UnsupportedOperationError, ValueError, ZarrflowError, asAbortError, throwIfAborted, type ErrorContext } from "./errors.js";
+import { MetadataError, UnsupportedOperationError, ValueError, ZarrflowError, asAbortError, throwIfAborted, type ErrorContext } from "./errors.js";
 import { acquireKey } from "./locks.js";
 import type { ArrayMetadata, ZarrFormat } from "./metadata.js";
 import type { NdArray } from "./ndarray.js";
@@ -109,6 +110,9 @@ export interface ArrayOpenOptions {
 /** A fetched chunk on its way to compute; `stored` is its stored size (kept after the bytes move to a worker). */
 type FetchedChunk = DecodeItem & { projection: ChunkProjection; stored: number };
 
+/** Codec chains kept per chunk shape of a rectilinear grid (beyond this many, the cache starts over). */
+const SHAPED_CHAINS = 64;
+
 /** One chunk of a planned read. */
 export interface ChunkRequest {
   /** Full store key. */
@@ -136,6 +140,8 @@ export interface WriteJob {
   mask?: Uint8Array;
   /** The chunk's in-bounds extent (see chunkExtent). */
   extent?: number[];
+  /** The chunk's encoded shape on a rectilinear grid (absent: the array's chunk shape). */
+  shape?: number[];
 }
 
 const DEFAULT_PREFETCH_BYTES = 256 << 20;
@@ -169,8 +175,14 @@ export async function closePools(): Promise<void> {
 
 export class ZarrArray {
   readonly chain: CodecChain;
-  /** Shape of each stored chunk. */
+  /** Shape of each stored chunk (rectilinear grids: the largest along each dimension). */
   readonly chunkShape: number[];
+  /**
+   * The grid of stored chunks (shards, for sharded arrays): the chunk shape itself when regular,
+   * per dimension a length or edges when rectilinear (src/chunk-grid.ts).
+   */
+  readonly grid: ChunkGrid;
+  private readonly shapedChains = new Map<string, CodecChain>();
   writeEmptyChunks: boolean;
   private readonly fillWords: Words;
   private readonly itemsize: number;
@@ -191,6 +203,7 @@ export class ZarrArray {
     options: ArrayOpenOptions = {},
   ) {
     this.chunkShape = metadata.chunkShape;
+    this.grid = metadata.chunkGrid ?? metadata.chunkShape;
     this.chain = new CodecChain(
       { shape: metadata.chunkShape, dataType: metadata.dataType, fillValue: metadata.fillValue },
       metadata.codecs,
@@ -203,6 +216,59 @@ export class ZarrArray {
     this.writeEmptyChunks = options.writeEmptyChunks ?? false;
     this.sharding = this.chain.arrayToBytes instanceof ShardingCodec ? this.chain.arrayToBytes : undefined;
     this.partialShardIO = this.sharding !== undefined && this.chain.arrayToArray.length === 0 && this.chain.bytesToBytes.length === 0;
+    if (this.sharding && !isRegularGrid(this.grid)) {
+      // The codec checked the largest shard only; every shard edge must hold whole inner chunks.
+      const inner = this.sharding.innerChunkShape;
+      this.grid.forEach((dim, d) => {
+        for (const size of distinctSizes(dim)) {
+          if (size % inner[d] !== 0) {
+            throw new MetadataError(`shard edge ${size} (dimension ${d}) is not a multiple of the inner chunk length ${inner[d]}`, { path });
+          }
+        }
+      });
+    }
+  }
+
+  /**
+   * The codec chain of a chunk of `shape` (rectilinear grids: chunks differ in shape, and so do
+   * transposes and shard layouts); the array's own chain when the shape is not given.
+   */
+  chainFor(shape: readonly number[] | undefined): CodecChain {
+    if (shape === undefined) return this.chain;
+    const key = shape.join(",");
+    if (key === this.chunkShape.join(",")) return this.chain;
+    let chain = this.shapedChains.get(key);
+    if (!chain) {
+      if (this.shapedChains.size >= SHAPED_CHAINS) this.shapedChains.clear();
+      chain = new CodecChain({ ...this.chain.spec, shape: [...shape] }, this.metadata.codecs, { path: this.path });
+      this.shapedChains.set(key, chain);
+    }
+    return chain;
+  }
+
+  /** The sharding codec of a shard of `shape` (rectilinear shard grids: shards differ in shape). */
+  private shardCodec(shape: readonly number[] | undefined): ShardingCodec {
+    return this.chainFor(shape).arrayToBytes as ShardingCodec;
+  }
+
+  /** The chain a fetched item decodes with. */
+  private readChainOf(item: { shape?: number[] }): CodecChain {
+    return item.shape === undefined || this.partialShardIO ? this.readChain : this.chainFor(item.shape);
+  }
+
+  /** The grid a read decodes on: inner chunks (always regular) when shards are read piecewise. */
+  private get readGrid(): ChunkGrid {
+    return this.partialShardIO ? (this.sharding as ShardingCodec).innerChunkShape : this.grid;
+  }
+
+  /**
+   * Per dimension, the edge lengths of the chunks (shards, when sharded) that overlap the array,
+   * or null for a regular grid (then `chunks` / `shards` say it all). A dimension the metadata
+   * gives as one length stays that number.
+   */
+  get chunkEdges(): (number | number[])[] | null {
+    if (isRegularGrid(this.grid)) return null;
+    return this.grid.map((dim) => (typeof dim === "number" ? dim : dim.edges()));
   }
 
   get shape(): number[] {
@@ -305,7 +371,7 @@ export class ZarrArray {
 
   /** The chunk requests of a selection; `dedupe` for writes (repeated indices: the last one wins). */
   private *requests(sel: DimSelection[], dedupe = false): Generator<ChunkRequest> {
-    for (const projection of projectChunks(sel, this.metadata.shape, this.chunkShape, { dedupe })) {
+    for (const projection of projectChunks(sel, this.metadata.shape, this.grid, { dedupe })) {
       yield { key: this.chunkKey(projection.chunkCoords), projection };
     }
   }
@@ -317,7 +383,9 @@ export class ZarrArray {
       : async (request: ChunkRequest, signal: AbortSignal): Promise<FetchedChunk[]> => {
           const bytes = await this.fetchChunk(request.key, signal);
           const { chunkRegion, outRegion } = request.projection;
-          return [{ key: request.key, bytes, stored: bytes?.byteLength ?? 0, chunkRegion, outRegion, projection: request.projection }];
+          const item: FetchedChunk = { key: request.key, bytes, stored: bytes?.byteLength ?? 0, chunkRegion, outRegion, projection: request.projection };
+          if (request.projection.chunkShape) item.shape = request.projection.chunkShape;
+          return [item];
         };
     return streamFromIterator(this.requests(sel))
       .pipeThrough(
@@ -335,14 +403,12 @@ export class ZarrArray {
 
   /** Fetches the inner chunks of one shard that a projection needs, as plain chunks. */
   private async fetchShardChunks(request: ChunkRequest, signal: AbortSignal, options: OperationOptions): Promise<FetchedChunk[]> {
-    const codec = this.sharding as ShardingCodec;
+    const codec = this.shardCodec(request.projection.chunkShape);
     const shardCoords = request.projection.chunkCoords;
-    const inner = innerProjections(request.projection, this.metadata.shape, this.chunkShape, codec.innerChunkShape);
+    const origin = shardCoords.map((c, d) => dimOffset(this.grid[d], c));
+    const inner = innerProjections(request.projection, this.chunkExtent(shardCoords), codec.innerChunkShape);
     const needed = inner.map((p) => codec.flatIndex(p.chunkCoords));
-    const inBounds = this.chunkShape.reduce(
-      (n, s, d) => n * Math.ceil(Math.min(s, this.metadata.shape[d] - shardCoords[d] * s) / codec.innerChunkShape[d]),
-      1,
-    );
+    const inBounds = this.chunkExtent(shardCoords).reduce((n, s, d) => n * Math.ceil(s / codec.innerChunkShape[d]), 1);
     let fetched;
     try {
       fetched = await fetchShard(this.store, request.key, codec, needed, needed.length === inBounds, {
@@ -355,7 +421,8 @@ export class ZarrArray {
     }
     return inner.map((p, n) => {
       const bytes = fetched.pieces.get(needed[n]);
-      const globalCoords = p.chunkCoords.map((c, d) => shardCoords[d] * codec.chunksPerShard[d] + c);
+      // Shard edges are whole multiples of the inner chunk: the inner grid is regular across shards.
+      const globalCoords = p.chunkCoords.map((c, d) => origin[d] / codec.innerChunkShape[d] + c);
       const key = `${request.key}[${p.chunkCoords.join(",")}]`;
       return {
         key,
@@ -376,7 +443,7 @@ export class ZarrArray {
     const sel = this.select(selection);
     const fullShape = sel.map((d) => d.count);
     const { dataType } = this.metadata;
-    const total = countChunks(sel, this.readChain.spec.shape);
+    const total = countChunks(sel, this.readGrid);
     const count = product(fullShape);
     checkReadSize(count, this.itemsize, this.context());
     if (options.out !== undefined) this.checkOut(options.out, count);
@@ -405,7 +472,7 @@ export class ZarrArray {
           signal,
           pool,
           inline: (item) => {
-            const done = decodeInto(chain, fill, item, target);
+            const done = decodeInto(this.readChainOf(item), fill, item, target);
             return done instanceof Promise ? done.then(() => finished(item)) : finished(item);
           },
           weight: (item) => (item.bytes === undefined ? 0 : chunkBytes),
@@ -416,7 +483,7 @@ export class ZarrArray {
               {
                 chain: this.chainRef(chain),
                 out: { buffer: outBytes.buffer, byteOffset: outBytes.byteOffset, byteLength: outBytes.byteLength, shape: fullShape },
-                items: items.map(({ key, bytes, chunkRegion, outRegion }) => ({ key, bytes, chunkRegion, outRegion })),
+                items: items.map(({ key, bytes, chunkRegion, outRegion, shape }) => ({ key, bytes, chunkRegion, outRegion, shape })),
               },
               transferable(items.map((item) => item.bytes)),
             );
@@ -462,7 +529,7 @@ export class ZarrArray {
   readChunks(selection?: Selection, options: ReadChunksOptions = {}): ReadableStream<ChunkResult> {
     const sel = this.select(selection);
     const kept = sel.map((d, i) => (d.dropped ? -1 : i)).filter((i) => i >= 0);
-    const total = countChunks(sel, this.readChain.spec.shape);
+    const total = countChunks(sel, this.readGrid);
     const pool = this.objectForm ? undefined : resolvePool(options, total * this.chunkBytes(), this.chainIsTrivial);
     const { dataType } = this.metadata;
     const chain = this.readChain;
@@ -490,7 +557,7 @@ export class ZarrArray {
         ordered: options.ordered,
         pool,
         inline: (item) => {
-          const data = decodeRegion(chain, fill, item);
+          const data = decodeRegion(this.readChainOf(item), fill, item);
           return data instanceof Promise ? data.then((d) => result(item, d)) : result(item, data);
         },
         weight: (item) => (item.bytes === undefined ? 0 : chunkBytes),
@@ -498,7 +565,7 @@ export class ZarrArray {
           const items = tighten(fetched, "bytes");
           const buffers = await workerPool.run<ArrayBuffer[]>(
             "extractBatch",
-            { chain: this.chainRef(chain), items: items.map(({ key, bytes, chunkRegion, outRegion }) => ({ key, bytes, chunkRegion, outRegion })) },
+            { chain: this.chainRef(chain), items: items.map(({ key, bytes, chunkRegion, outRegion, shape }) => ({ key, bytes, chunkRegion, outRegion, shape })) },
             transferable(items.map((item) => item.bytes)),
           );
           return items.map((item, i) =>
@@ -546,10 +613,12 @@ export class ZarrArray {
         const { chunkRegion, outRegion, complete } = request.projection;
         const piece = source.kind === "scalar" ? bytesOf(source.words) : extractPiece(source.words, fullShape, outRegion, itemsize, source.k, recycler.take);
         const extent = self.chunkExtent(request.projection.chunkCoords);
-        yield { key: request.key, complete, piece, scalar: source.kind === "scalar", chunkRegion, extent };
+        const job: WriteJob = { key: request.key, complete, piece, scalar: source.kind === "scalar", chunkRegion, extent };
+        if (request.projection.chunkShape) job.shape = request.projection.chunkShape;
+        yield job;
       }
     }
-    const total = countChunks(sel, this.chunkShape);
+    const total = countChunks(sel, this.grid);
     // Pieces of whole chunks are all one size: reuse them once encoded (at most 64 MiB of
     // spares, so a write of big shards does not hoard them).
     const pieceBytes = product(this.chunkShape) * itemsize;
@@ -564,7 +633,7 @@ export class ZarrArray {
    * not laid out for patching (then the write rewrites the shard).
    */
   private async planPatch(job: WriteJob, signal: AbortSignal, options: WriteOptions): Promise<PatchSlot[] | "absent" | undefined> {
-    const codec = this.sharding as ShardingCodec;
+    const codec = this.shardCodec(job.shape);
     const size = codec.innerEncodedSize as number;
     const length = codec.indexByteLength();
     const indexBytes = await this.store.get(job.key, codec.indexLocation === "end" ? { suffixLength: length } : { offset: 0, length }, { signal });
@@ -607,7 +676,17 @@ export class ZarrArray {
 
   /** The part of the stored chunk at `coords` that lies inside the array. */
   chunkExtent(coords: readonly number[]): number[] {
-    return this.chunkShape.map((s, d) => Math.min(s, this.metadata.shape[d] - coords[d] * s));
+    const grid = this.grid;
+    if (isRegularGrid(grid)) return grid.map((s, d) => Math.min(s, this.metadata.shape[d] - coords[d] * s));
+    return grid.map((dim, d) => {
+      const origin = dimOffset(dim, coords[d]);
+      return Math.min(typeof dim === "number" ? dim : dim.size(coords[d]), this.metadata.shape[d] - origin);
+    });
+  }
+
+  /** Number of stored chunks (shards) that overlap the array. */
+  get storedChunkCount(): number {
+    return this.grid.reduce<number>((n, dim, d) => n * dimCount(dim, this.metadata.shape[d]), 1);
   }
 
   private assertWritable(): void {
@@ -676,11 +755,11 @@ export class ZarrArray {
             pool,
             inline: (item) => {
               if (item.patch) {
-                const ranges = patchShard(this.sharding as ShardingCodec, fill, { ...item, extent: item.extent as number[] }, item.patch);
+                const ranges = patchShard(this.shardCodec(item.shape), fill, { ...item, extent: item.extent as number[] }, item.patch);
                 const done = (r: { offset: number; bytes: Uint8Array }[]): Encoded => ({ op: "setRanges", key: item.key, ranges: r, release: item.release });
                 return ranges instanceof Promise ? ranges.then(done) : done(ranges);
               }
-              const encoded = mergeEncodeChunk(chain, fill, writeEmptyChunks, item);
+              const encoded = mergeEncodeChunk(this.chainFor(item.shape), fill, writeEmptyChunks, item);
               const done = (bytes: Uint8Array | null): Encoded => {
                 if (!item.scalar) recycler?.give(item.piece, bytes);
                 return toCommit(item, bytes);
@@ -696,7 +775,7 @@ export class ZarrArray {
                 {
                   chain: this.chainRef(chain),
                   writeEmptyChunks,
-                  items: items.map(({ existing, piece, scalar, chunkRegion, mask, extent, key }) => ({ existing, piece, scalar, chunkRegion, mask, extent, key })),
+                  items: items.map(({ existing, piece, scalar, chunkRegion, mask, extent, key, shape }) => ({ existing, piece, scalar, chunkRegion, mask, extent, key, shape })),
                 },
                 transferable(items.flatMap((item) => [item.existing, item.scalar ? undefined : item.piece])),
               );
@@ -790,12 +869,9 @@ function flatten<T>(): TransformStream<T[], T> {
  */
 function innerProjections(
   shard: ChunkProjection,
-  arrayShape: readonly number[],
-  shardShape: readonly number[],
+  extent: readonly number[],
   innerShape: readonly number[],
 ): ChunkProjection[] {
-  const origin = shard.chunkCoords.map((c, d) => c * shardShape[d]);
-  const extent = shardShape.map((s, d) => Math.min(s, arrayShape[d] - origin[d]));
   const sub: DimSelection[] = shard.chunkRegion.map((r) =>
     r.index ? { start: 0, step: 1, count: r.count, dropped: false, index: r.index } : { start: r.start, step: r.step, count: r.count, dropped: false },
   );

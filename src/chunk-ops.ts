@@ -26,6 +26,8 @@ export interface DecodeItem {
   chunkRegion: Region[];
   outRegion: Region[];
   key: string;
+  /** The chunk's shape where it is not the chain's (rectilinear grids): pick the chain for it. */
+  shape?: number[];
 }
 
 /** Decodes one chunk into `out`. Returns the stored size (for progress). */
@@ -64,6 +66,8 @@ export interface MergeItem {
   /** The chunk's in-bounds extent (edge chunks are cut by the array's shape); used by shard merges. */
   extent?: number[];
   key: string;
+  /** The chunk's shape where it is not the chain's (rectilinear grids): pick the chain for it. */
+  shape?: number[];
 }
 
 /** The encoded chunk, or null when it holds only the fill value and empty chunks are not written. */

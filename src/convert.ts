@@ -18,6 +18,7 @@ import { ZarrGroup } from "./group.js";
 import { create, createGroup, defaultSerializer, type CreateArrayOptions } from "./hierarchy.js";
 import type { V2CodecConfig, ZarrFormat } from "./metadata.js";
 import { slice, type DimSelection, type Selection, type SelectionItem } from "./selection.js";
+import { boundingShape, chunkShapesJSON, gridCount, isRectilinearSpec, isRegularGrid, parseChunkShapes, type ChunkGrid, type GridDim, type GridSpec } from "./chunk-grid.js";
 import { joinKey, type Store } from "./store.js";
 import type { WriteItem } from "./writer.js";
 import { sharedPool } from "../operators/pool.js";
@@ -29,13 +30,17 @@ export interface CopyOptions extends Omit<OperationOptions, "onProgress" | "pref
   selection?: Selection;
   /** Format of the copy (default: the source's). */
   zarrFormat?: ZarrFormat;
-  /** Chunk shape of the copy (inner chunks when sharded). Default: the source's, clipped to the copy's shape. */
-  chunks?: number[];
   /**
-   * Shard shape (v3), or null for no sharding. Default: the source's shards when the copy is v3
-   * and `chunks` is not given; else none.
+   * Chunk shape of the copy (inner chunks when sharded), or (v3) a rectilinear grid as `create`
+   * takes it. Default: the source's, clipped to the copy's shape; a copy of a whole rectilinear
+   * array keeps its grid.
    */
-  shards?: number[] | null;
+  chunks?: GridSpec;
+  /**
+   * Shard shape (v3; may be rectilinear), or null for no sharding. Default: the source's shards
+   * when the copy is v3 and `chunks` is not given; else none.
+   */
+  shards?: GridSpec | null;
   /**
    * Compression as bytes → bytes codecs in v3 form (see parseCompression); `[]` for none.
    * Default: the source's compression (a checksum is dropped when the copy is v2).
@@ -175,8 +180,10 @@ function sourceCompression(array: ZarrArray): CodecMetadata[] {
 /** What a copy of one array will create and how it reads the source. */
 export interface ArrayCopyPlan extends Projection {
   create: CreateArrayOptions;
-  /** Stored chunk (shard) shape of the copy. */
+  /** Stored chunk (shard) shape of the copy (rectilinear grids: the largest along each dimension). */
   storedChunks: number[];
+  /** The copy's grid of stored chunks (shards): `storedChunks` itself when regular. */
+  storedGrid: ChunkGrid;
   chunksTotal: number;
   dataBytes: number;
 }
@@ -189,21 +196,38 @@ export function planArrayCopy(source: ZarrArray, options: CopyOptions = {}): Arr
   const shape = resultShape(projection);
   const zarrFormat = options.zarrFormat ?? source.zarrFormat;
   const clip = (n: number, d: number) => Math.max(1, Math.min(n, shape[d]));
-  const chunks = options.chunks ? [...options.chunks] : kept.map((i, d) => clip(source.chunks[i], d));
-  if (chunks.length !== shape.length) {
-    throw new MetadataError(`chunks [${chunks}] must have ${shape.length} dimensions, as the copy's shape [${shape}]`, context);
+  // A whole rectilinear array copied to v3 keeps its grid (the edges still fit the shape).
+  const whole = projection.selection.every((d, i) => !d.index && !d.dropped && d.start === 0 && d.step === 1 && d.count === source.shape[i]);
+  const keepGrid = !isRegularGrid(source.grid) && zarrFormat === 3 && whole && options.chunks === undefined && options.shards === undefined;
+  let chunksSpec: GridSpec;
+  let shardsSpec: GridSpec | undefined;
+  if (keepGrid) {
+    chunksSpec = source.shards ? source.chunks : chunkShapesJSON(source.grid);
+    if (source.shards) shardsSpec = chunkShapesJSON(source.grid);
+  } else {
+    chunksSpec = options.chunks ? [...options.chunks] : kept.map((i, d) => clip(source.chunks[i], d));
   }
-  let shards: number[] | undefined;
-  if (options.shards) shards = [...options.shards];
-  else if (options.shards === undefined && zarrFormat === 3 && source.shards && !options.chunks) {
+  if (chunksSpec.length !== shape.length) {
+    throw new MetadataError(`chunks [${JSON.stringify(chunksSpec)}] must have ${shape.length} dimensions, as the copy's shape [${shape}]`, context);
+  }
+  if (!keepGrid && options.shards) shardsSpec = [...options.shards];
+  else if (!keepGrid && options.shards === undefined && zarrFormat === 3 && source.shards && !options.chunks) {
     // Clip the source's shards to the copy, keeping them whole multiples of the inner chunks.
-    shards = kept.map((i, d) => Math.max(chunks[d], Math.ceil(clip((source.shards as number[])[i], d) / chunks[d]) * chunks[d]));
+    const inner = chunksSpec as number[];
+    shardsSpec = kept.map((i, d) => Math.max(inner[d], Math.ceil(clip((source.shards as number[])[i], d) / inner[d]) * inner[d]));
   }
-  if (shards && zarrFormat !== 3) throw new MetadataError("sharding needs Zarr format 3", context);
-  if (shards) {
+  if (shardsSpec && zarrFormat !== 3) throw new MetadataError("sharding needs Zarr format 3", context);
+  if (shardsSpec && isRectilinearSpec(chunksSpec)) throw new MetadataError("with shards, chunks is the inner chunk shape: a list of lengths", context);
+  const gridSpec = shardsSpec ?? chunksSpec;
+  if (isRectilinearSpec(gridSpec) && zarrFormat !== 3) throw new MetadataError("rectilinear chunk grids need Zarr format 3", context);
+  // Parsed now, as create() will: a grid that does not fit the copy's shape fails before anything is written.
+  const storedGrid: ChunkGrid = isRectilinearSpec(gridSpec) ? parseChunkShapes(gridSpec, shape, context) : (gridSpec as number[]);
+  const chunks = chunksSpec;
+  const shards = shardsSpec;
+  if (shards && !isRectilinearSpec(shards)) {
     if (shards.length !== shape.length) throw new MetadataError(`shards [${shards}] must have ${shape.length} dimensions`, context);
-    shards.forEach((s, d) => {
-      if (s % chunks[d] !== 0) throw new MetadataError(`shards [${shards}] must be multiples of the chunks [${chunks}]`, context);
+    (shards as number[]).forEach((s, d) => {
+      if (s % (chunks as number[])[d] !== 0) throw new MetadataError(`shards [${shards}] must be multiples of the chunks [${chunks}]`, context);
     });
   }
   const compression = (options.compression ?? sourceCompression(source)).map((c) => ({ ...c }));
@@ -238,12 +262,12 @@ export function planArrayCopy(source: ZarrArray, options: CopyOptions = {}): Arr
     create.fillValue = source.metadata.v2?.fillValueNull ? null : source.fillValue;
     create.compressor = toV2Compressor(compression, context);
   }
-  const storedChunks = shards ?? chunks;
   return {
     ...projection,
     create,
-    storedChunks,
-    chunksTotal: shape.reduce((n, s, d) => n * Math.ceil(s / storedChunks[d]), 1),
+    storedChunks: boundingShape(storedGrid),
+    storedGrid,
+    chunksTotal: gridCount(storedGrid, shape),
     dataBytes: product(shape) * DATA_TYPES[dataType].itemsize,
   };
 }
@@ -304,36 +328,69 @@ export interface CopyRegion {
   end: number[];
 }
 
-/** The blocks of a box of the copy (all of it by default) in C order, lazily: each as its origin in the copy. */
-function* blockOrigins(shape: readonly number[], block: readonly number[], region?: CopyRegion): Generator<number[]> {
+/** A block of the copy: where it starts and how large it is. */
+interface Block {
+  origin: number[];
+  size: number[];
+}
+
+/**
+ * Block starts along a rectilinear dimension of the copy's grid, within [start, end): on its chunk
+ * edges, a block closing once it holds at least `block` elements (so each chunk is completed in
+ * one block). `start` and `end` lie on chunk edges (or the extent).
+ */
+function blockCuts(dim: GridDim, start: number, end: number, block: number): number[] | undefined {
+  if (typeof dim === "number") return undefined;
+  const cuts = [start];
+  for (let c = 0; c < dim.count; c++) {
+    const edge = dim.offset(c) + dim.size(c);
+    if (edge <= start) continue;
+    if (edge >= end) break;
+    if (edge - cuts[cuts.length - 1] >= block) cuts.push(edge);
+  }
+  return cuts;
+}
+
+/**
+ * The blocks of a box of the copy (all of it by default) in C order, lazily. Along regular
+ * dimensions blocks are `block` long; along rectilinear dimensions of `grid` they end on its
+ * chunk edges.
+ */
+function* blocksOf(shape: readonly number[], block: readonly number[], grid?: ChunkGrid, region?: CopyRegion): Generator<Block> {
   const start = region?.start ?? shape.map(() => 0);
   const end = region?.end ?? shape;
   if (end.some((e, d) => e <= start[d])) return;
-  const origin = [...start];
+  const cuts = shape.map((_, d) => (grid ? blockCuts(grid[d], start[d], end[d], block[d]) : undefined));
+  const counts = shape.map((_, d) => cuts[d]?.length ?? Math.ceil((end[d] - start[d]) / block[d]));
+  const segment = (d: number, k: number): [number, number] => {
+    const c = cuts[d];
+    if (!c) {
+      const origin = start[d] + k * block[d];
+      return [origin, Math.min(block[d], end[d] - origin)];
+    }
+    const stop = k + 1 < c.length ? c[k + 1] : end[d];
+    return [c[k], stop - c[k]];
+  };
+  const position = shape.map(() => 0);
   for (;;) {
-    yield [...origin];
+    const parts = position.map((k, d) => segment(d, k));
+    yield { origin: parts.map((p) => p[0]), size: parts.map((p) => p[1]) };
     let d = shape.length - 1;
     for (; d >= 0; d--) {
-      origin[d] += block[d];
-      if (origin[d] < end[d]) break;
-      origin[d] = start[d];
+      if (++position[d] < counts[d]) break;
+      position[d] = 0;
     }
     if (d < 0) return;
   }
 }
 
-/** The extent of the block at `origin`: `block`, clipped to the box it lies in. */
-function blockExtent(shape: readonly number[], origin: readonly number[], block: readonly number[], region?: CopyRegion): number[] {
-  return origin.map((o, d) => Math.min(block[d], (region?.end ?? shape)[d] - o));
-}
-
-/** The source selection that a block of the copy (origin and extent) reads. */
-function sourceSelection(projection: Projection, origin: readonly number[], extent: readonly number[]): SelectionItem[] {
+/** The source selection that a block of the copy reads. */
+function sourceSelection(projection: Projection, { origin, size }: Block): SelectionItem[] {
   return projection.selection.map((d, i) => {
     if (d.dropped) return d.start;
     const k = projection.kept.indexOf(i);
     const first = origin[k];
-    const count = extent[k];
+    const count = size[k];
     if (d.index) return d.index.slice(first, first + count);
     return slice(d.start + first * d.step, d.start + (first + count - 1) * d.step + 1, d.step);
   });
@@ -350,15 +407,26 @@ export function* copyTasks(plan: ArrayCopyPlan, taskBytes: number): Generator<Co
   const shape = resultShape(plan);
   const block = copyBlockShape(plan, plan.storedChunks, taskBytes);
   const itemsize = DATA_TYPES[plan.source.dtype].itemsize;
-  for (const start of blockOrigins(shape, block)) {
-    const extent = blockExtent(shape, start, block);
+  for (const { origin, size } of blocksOf(shape, block, plan.storedGrid)) {
     yield {
-      start,
-      end: start.map((s, d) => s + extent[d]),
-      chunks: extent.reduce((n, e, d) => n * Math.ceil(e / plan.storedChunks[d]), 1),
-      dataBytes: product(extent) * itemsize,
+      start: origin,
+      end: origin.map((o, d) => o + size[d]),
+      chunks: size.reduce((n, e, d) => n * chunksIn(plan.storedGrid[d], origin[d], e), 1),
+      dataBytes: product(size) * itemsize,
     };
   }
+}
+
+/** How many stored chunks of one grid dimension start in [origin, origin + size) (origin on a chunk edge). */
+function chunksIn(dim: GridDim, origin: number, size: number): number {
+  if (typeof dim === "number") return Math.ceil(size / dim);
+  let n = 0;
+  for (let c = 0; c < dim.count; c++) {
+    const at = dim.offset(c);
+    if (at >= origin + size) break;
+    if (at >= origin) n++;
+  }
+  return n;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -412,9 +480,10 @@ export async function copyArrayRegion(plan: ArrayCopyPlan, dst: ZarrArray, optio
     .getWriter();
   // One block ahead: the next block's reads start while this one's last chunks decode, so the
   // pipeline does not drain at block edges. Each of the two holds half the prefetch budget.
-  const open = (origin: number[]) => {
+  const open = (b: Block) => {
+    const { origin } = b;
     let last = { chunksDone: 0, bytesDone: 0 };
-    const stream = source.readChunks(sourceSelection(plan, origin, blockExtent(shape, origin, block, region)), {
+    const stream = source.readChunks(sourceSelection(plan, b), {
       concurrency: options.concurrency,
       workers,
       signal,
@@ -429,7 +498,7 @@ export async function copyArrayRegion(plan: ArrayCopyPlan, dst: ZarrArray, optio
     });
     return { origin, reader: stream.getReader() };
   };
-  const origins = blockOrigins(shape, block, region);
+  const origins = blocksOf(shape, block, plan.storedGrid, region);
   const take = () => {
     const next = origins.next();
     return next.done ? undefined : open(next.value);
@@ -586,10 +655,10 @@ export async function verifyCopy(source: ZarrArray, copy: ZarrArray, options: Ve
   const { memoryBytes: _memory, selection: _selection, region, onProgress, ...readOptions } = options;
   const result: VerifyResult = { elements: region ? product(region.end.map((e, d) => e - region.start[d])) : product(shape), mismatches: 0 };
   let done = 0;
-  for (const origin of blockOrigins(shape, block, region)) {
-    const extent = blockExtent(shape, origin, block, region);
-    const dstSel = origin.map((o, d) => slice(o, o + extent[d]));
-    const [a, b] = await Promise.all([source.read(sourceSelection(projection, origin, extent), readOptions), copy.read(dstSel, readOptions)]);
+  for (const part of blocksOf(shape, block, undefined, region)) {
+    const { origin } = part;
+    const dstSel = origin.map((o, d) => slice(o, o + part.size[d]));
+    const [a, b] = await Promise.all([source.read(sourceSelection(projection, part), readOptions), copy.read(dstSel, readOptions)]);
     const x = bytesOf(a.data);
     const y = bytesOf(b.data);
     if (Buffer.compare(Buffer.from(x.buffer, x.byteOffset, x.byteLength), Buffer.from(y.buffer, y.byteOffset, y.byteLength)) !== 0) {

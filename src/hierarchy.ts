@@ -45,6 +45,7 @@ import {
 } from "./metadata.js";
 import { joinKey, type Store } from "./store.js";
 import { parseJSON, stringifyJSON } from "./json.js";
+import { boundingShape, isRectilinearSpec, parseChunkShapes, type GridDim, type GridSpec } from "./chunk-grid.js";
 
 export interface OpenOptions extends ArrayOpenOptions {
   /** Path of the node inside the store ("" or omitted for the root). */
@@ -203,13 +204,19 @@ function normalizePath(path: string | undefined): string {
 export interface CreateArrayOptions extends ArrayOpenOptions {
   path?: string;
   shape: number[];
-  /** Chunk shape (the inner chunk shape when `shards` is given). Default: about 1 MiB chunks. */
-  chunks?: number[];
+  /**
+   * Chunk shape (the inner chunk shape when `shards` is given). Default: about 1 MiB chunks.
+   * v3 also takes a rectilinear grid: per dimension a length or a list of edge lengths, each an
+   * integer or a `[length, count]` run (`[[10, 20, 5], 16]`, `[[[100, 3], 40]]`).
+   */
+  chunks?: GridSpec;
   /**
    * v3: shard shape. The array is stored in shards of this shape, each holding inner chunks of
-   * `chunks` (sharding_indexed); `codecs` is then the chain inside each shard.
+   * `chunks` (sharding_indexed); `codecs` is then the chain inside each shard. Shards may form a
+   * rectilinear grid (edges as for `chunks`, each a multiple of the inner chunk length); the
+   * inner chunks are then a regular shape.
    */
-  shards?: number[];
+  shards?: GridSpec;
   /** v3 sharded arrays: where each shard keeps its index (default "end"). */
   indexLocation?: "start" | "end";
   /** v3 sharded arrays: the index codecs (default bytes little-endian + crc32c). */
@@ -259,9 +266,19 @@ function buildArrayMetadata(options: CreateArrayOptions, context: ErrorContext):
   if (!isDataType(options.dtype)) throw new UnsupportedDataTypeError(`unsupported data type ${JSON.stringify(options.dtype)}`, context);
   const dataType = options.dtype;
   const shape = [...options.shape];
-  const innerChunks = options.chunks ? [...options.chunks] : defaultChunks(shape, DATA_TYPES[dataType].itemsize);
   if (options.shards && zarrFormat !== 3) throw new MetadataError("sharding needs Zarr format 3", context);
-  const chunkShape = options.shards ? [...options.shards] : innerChunks;
+  if (options.shards && isRectilinearSpec(options.chunks)) {
+    throw new MetadataError("with shards, chunks is the inner chunk shape: a list of lengths (the shards may be rectilinear)", context);
+  }
+  // A rectilinear grid (v3 only) is parsed as its metadata would be: its chunk shape is the largest chunk.
+  const gridSpec = options.shards ?? options.chunks;
+  let chunkGrid: GridDim[] | undefined;
+  if (isRectilinearSpec(gridSpec)) {
+    if (zarrFormat !== 3) throw new MetadataError("rectilinear chunk grids need Zarr format 3", context);
+    chunkGrid = parseChunkShapes(gridSpec, shape, context);
+  }
+  const innerChunks = options.chunks ? [...(options.shards ? (options.chunks as number[]) : chunkGrid ? boundingShape(chunkGrid) : (options.chunks as number[]))] : defaultChunks(shape, DATA_TYPES[dataType].itemsize);
+  const chunkShape = chunkGrid ? boundingShape(chunkGrid) : options.shards ? [...(options.shards as number[])] : innerChunks;
   const fillValueNull = options.fillValue === null;
   const fillValue = options.fillValue === undefined || options.fillValue === null ? zeroScalar(dataType) : coerceScalar(options.fillValue, dataType, context);
   const attributes = { ...(options.attributes ?? {}) };
@@ -277,6 +294,7 @@ function buildArrayMetadata(options: CreateArrayOptions, context: ErrorContext):
       zarrFormat: 3,
       shape,
       chunkShape,
+      ...(chunkGrid ? { chunkGrid } : {}),
       dataType,
       fillValue,
       codecs: options.shards

@@ -28,6 +28,7 @@ export {
   type CreateGroupOptions,
 } from "./hierarchy.js";
 export { slice, parseSelection, normalizeSelection, type IndexArray, type Selection, type SelectionItem, type Slice } from "./selection.js";
+export { RectilinearDim, type ChunkGrid, type EdgeRun, type GridDim, type GridSpec } from "./chunk-grid.js";
 export {
   DATA_TYPES,
   dataTypeInfo,

@@ -25,6 +25,7 @@ import { registeredCodecs } from "./codecs/registry.js";
 import { stringifyJSON } from "./json.js";
 import { toV3DataType } from "./dtype-extended.js";
 import { isVlenCodec, v2ObjectCodec } from "./codecs/vlen.js";
+import { boundingShape, chunkShapesJSON, gridCount, parseChunkShapes, type GridDim } from "./chunk-grid.js";
 
 export type ZarrFormat = 2 | 3;
 
@@ -51,8 +52,13 @@ export interface V2Fields {
 export interface ArrayMetadata {
   zarrFormat: ZarrFormat;
   shape: number[];
-  /** Shape of each stored chunk (of each shard, for sharded arrays). */
+  /**
+   * Shape of each stored chunk (of each shard, for sharded arrays). For a rectilinear grid, the
+   * largest chunk along each dimension (what buffers and codec limits are sized for).
+   */
   chunkShape: number[];
+  /** A rectilinear grid (v3 `"rectilinear"`): per dimension a regular length or edges. Absent for regular grids. */
+  chunkGrid?: GridDim[];
   dataType: DataType;
   fillValue: Scalar;
   /** The codec chain in v3 form (v2 arrays converted). */
@@ -97,7 +103,7 @@ function shapeOf(value: unknown, what: string, context: ErrorContext, allowZero:
  * Products that must stay exact: a shape's element count, a chunk's byte size, the number of
  * chunks. A document whose numbers overflow them describes nothing this library can address.
  */
-function checkGridSize(shape: number[], chunkShape: number[], dataType: DataType, context: ErrorContext): void {
+function checkGridSize(shape: number[], chunkShape: number[], dataType: DataType, context: ErrorContext, grid?: GridDim[]): void {
   const elements = shape.reduce((n, s) => n * s, 1);
   if (elements > Number.MAX_SAFE_INTEGER) {
     throw new MetadataError(`shape [${shape}] holds ${elements} elements, more than 2^53-1`, context);
@@ -106,7 +112,7 @@ function checkGridSize(shape: number[], chunkShape: number[], dataType: DataType
   if (chunkBytes > Number.MAX_SAFE_INTEGER) {
     throw new MetadataError(`chunk shape [${chunkShape}] spans ${chunkBytes} bytes, more than 2^53-1`, context);
   }
-  const chunks = shape.reduce((n, s, d) => n * Math.ceil(s / chunkShape[d]), 1);
+  const chunks = grid ? gridCount(grid, shape) : shape.reduce((n, s, d) => n * Math.ceil(s / chunkShape[d]), 1);
   if (chunks > Number.MAX_SAFE_INTEGER) {
     throw new MetadataError(`shape [${shape}] in chunks [${chunkShape}] is ${chunks} chunks, more than 2^53-1`, context);
   }
@@ -182,16 +188,8 @@ function parseV3Array(json: Record<string, unknown>, context: ErrorContext): Arr
   const shape = shapeOf(json.shape, "shape", context, true);
   const dataType = parseDataType(json.data_type, context);
 
-  const grid = json.chunk_grid;
-  if (!isObject(grid) || grid.name !== "regular" || !isObject(grid.configuration)) {
-    throw new MetadataError(`chunk_grid must be {"name": "regular", "configuration": {"chunk_shape": [...]}}, got ${stringifyJSON(grid)}`, context);
-  }
-  const chunkShape = shapeOf(grid.configuration.chunk_shape, "chunk_shape", context, false);
-  if (chunkShape.length !== shape.length) {
-    throw new MetadataError(`chunk_shape [${chunkShape}] has ${chunkShape.length} dimensions, shape [${shape}] has ${shape.length}`, context);
-  }
-
-  checkGridSize(shape, chunkShape, dataType, context);
+  const { chunkShape, chunkGrid } = parseV3ChunkGrid(json.chunk_grid, shape, context);
+  checkGridSize(shape, chunkShape, dataType, context, chunkGrid);
 
   const chunkKeyEncoding = parseV3ChunkKeyEncoding(json.chunk_key_encoding, context);
   if (json.fill_value === undefined) throw new MetadataError("zarr.json: fill_value is required", context);
@@ -211,7 +209,7 @@ function parseV3Array(json: Record<string, unknown>, context: ErrorContext): Arr
   if (transformers !== undefined && !(Array.isArray(transformers) && transformers.length === 0)) {
     throw new MetadataError("storage_transformers are not supported", context);
   }
-  return {
+  const metadata: ArrayMetadata = {
     zarrFormat: 3,
     shape,
     chunkShape,
@@ -222,6 +220,28 @@ function parseV3Array(json: Record<string, unknown>, context: ErrorContext): Arr
     attributes: attributesOf(json.attributes, context),
     dimensionNames,
   };
+  if (chunkGrid) metadata.chunkGrid = chunkGrid;
+  return metadata;
+}
+
+/** The regular grid (`chunk_shape`) or the rectilinear one (`kind: "inline"`, `chunk_shapes`). */
+function parseV3ChunkGrid(grid: unknown, shape: number[], context: ErrorContext): { chunkShape: number[]; chunkGrid?: GridDim[] } {
+  if (isObject(grid) && grid.name === "rectilinear") {
+    const config = grid.configuration;
+    if (!isObject(config) || config.kind !== "inline") {
+      throw new MetadataError(`rectilinear chunk_grid: configuration.kind must be "inline", got ${stringifyJSON(isObject(config) ? config.kind : config)}`, context);
+    }
+    const chunkGrid = parseChunkShapes(config.chunk_shapes, shape, context);
+    return { chunkShape: boundingShape(chunkGrid), chunkGrid };
+  }
+  if (!isObject(grid) || grid.name !== "regular" || !isObject(grid.configuration)) {
+    throw new MetadataError(`chunk_grid must be {"name": "regular", "configuration": {"chunk_shape": [...]}} or a rectilinear grid, got ${stringifyJSON(grid)}`, context);
+  }
+  const chunkShape = shapeOf(grid.configuration.chunk_shape, "chunk_shape", context, false);
+  if (chunkShape.length !== shape.length) {
+    throw new MetadataError(`chunk_shape [${chunkShape}] has ${chunkShape.length} dimensions, shape [${shape}] has ${shape.length}`, context);
+  }
+  return { chunkShape };
 }
 
 function parseV3ChunkKeyEncoding(value: unknown, context: ErrorContext): ChunkKeyEncoding {
@@ -244,7 +264,9 @@ export function toV3ArrayJSON(metadata: ArrayMetadata): Record<string, unknown> 
     node_type: "array",
     shape: metadata.shape,
     data_type: isCoreType(metadata.dataType) ? metadata.dataType : toV3DataType(metadata.dataType),
-    chunk_grid: { name: "regular", configuration: { chunk_shape: metadata.chunkShape } },
+    chunk_grid: metadata.chunkGrid
+      ? { name: "rectilinear", configuration: { kind: "inline", chunk_shapes: chunkShapesJSON(metadata.chunkGrid) } }
+      : { name: "regular", configuration: { chunk_shape: metadata.chunkShape } },
     chunk_key_encoding: {
       name: metadata.chunkKeyEncoding.name,
       configuration: { separator: metadata.chunkKeyEncoding.separator },
@@ -419,6 +441,7 @@ function v2CompressorToV3(compressor: V2CodecConfig, dataType: DataType, context
 export function toV2ArrayJSON(metadata: ArrayMetadata): Record<string, unknown> {
   const v2 = metadata.v2;
   if (!v2) throw new MetadataError("array has no v2 fields");
+  if (metadata.chunkGrid) throw new MetadataError("Zarr v2 has regular chunk grids only; a rectilinear grid needs Zarr format 3");
   return {
     zarr_format: 2,
     shape: metadata.shape,

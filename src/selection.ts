@@ -15,6 +15,7 @@
 
 import { constants as bufferConstants } from "node:buffer";
 import { SelectionError, type ErrorContext } from "./errors.js";
+import { RectilinearDim, type ChunkGrid, type GridDim } from "./chunk-grid.js";
 
 // ---------------------------------------------------------------------------------------------
 // Selection items
@@ -354,6 +355,11 @@ export interface ChunkProjection {
   outRegion: Region[];
   /** Every element of the chunk that lies inside the array is selected (so a write can skip reading it). */
   complete: boolean;
+  /**
+   * The chunk's encoded shape, on rectilinear grids only (chunks differ in shape there); on a
+   * regular grid every chunk has the grid's chunk shape.
+   */
+  chunkShape?: number[];
 }
 
 /**
@@ -416,6 +422,75 @@ class DimChunks implements DimProjection {
   }
 }
 
+/**
+ * The chunks a slice touches along a rectilinear dimension. Within one run of equal edges the
+ * grid is regular, so each touched run is a stretch handled with the closed forms of
+ * `DimChunks` (dense or sparse); the stretches are listed once (one per touched run, so
+ * bounded by the metadata, whatever its repeat counts) and entry `i` is found by bisection.
+ */
+class EdgeDimChunks implements DimProjection {
+  readonly length: number;
+  /** Per stretch: entries before it, first chunk, first element, edge, selection positions j0..j1, sparse. */
+  private readonly before: number[] = [];
+  private readonly stretches: { chunk: number; origin: number; edge: number; j0: number; j1: number; sparse: boolean; first: number }[] = [];
+
+  constructor(
+    private readonly sel: DimSelection,
+    private readonly dim: RectilinearDim,
+    private readonly size: number,
+  ) {
+    const { start, step, count } = sel;
+    let length = 0;
+    if (count > 0) {
+      const last = start + step * (count - 1);
+      for (let r = dim.runAt(start), end = dim.runAt(last); r <= end; r++) {
+        const { chunk, element } = dim.runStart(r);
+        const edge = dim.runs[r]!.size;
+        const stop = element + edge * dim.runs[r]!.count;
+        const j0 = element <= start ? 0 : Math.ceil((element - start) / step);
+        const j1 = Math.min(count - 1, Math.floor((stop - 1 - start) / step));
+        if (j0 > j1) continue;
+        const sparse = step > edge;
+        const first = Math.floor((start + j0 * step - element) / edge);
+        const n = sparse ? j1 - j0 + 1 : Math.floor((start + j1 * step - element) / edge) - first + 1;
+        this.before.push(length);
+        this.stretches.push({ chunk, origin: element, edge, j0, j1, sparse, first });
+        length += n;
+      }
+    }
+    this.length = length;
+  }
+
+  fill(i: number, axis: number, coords: number[], chunkRegion: Region[], outRegion: Region[]): boolean {
+    const { start, step } = this.sel;
+    let lo = 0;
+    let hi = this.before.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.before[mid]! <= i) lo = mid;
+      else hi = mid - 1;
+    }
+    const s = this.stretches[lo]!;
+    const k = i - this.before[lo]!;
+    let local: number, j0: number, j1: number;
+    if (s.sparse) {
+      j0 = j1 = s.j0 + k;
+      local = Math.floor((start + step * j0 - s.origin) / s.edge);
+    } else {
+      local = s.first + k;
+      const lo = s.origin + local * s.edge;
+      j0 = Math.max(s.j0, lo <= start ? 0 : Math.ceil((lo - start) / step));
+      j1 = Math.min(s.j1, Math.floor((lo + s.edge - 1 - start) / step));
+    }
+    const origin = s.origin + local * s.edge;
+    const n = j1 - j0 + 1;
+    coords[axis] = s.chunk + local;
+    chunkRegion[axis] = { start: start + j0 * step - origin, step, count: n };
+    outRegion[axis] = { start: j0, step: 1, count: n };
+    return n === Math.min(s.edge, this.size - origin);
+  }
+}
+
 /** The indices of an index array that fall in one chunk: where they are in the chunk, and in the output. */
 interface IndexGroup {
   chunkIndex: number;
@@ -433,16 +508,18 @@ class IndexDimChunks implements DimProjection {
   readonly length: number;
   private readonly groups: IndexGroup[];
 
-  constructor(index: readonly number[], chunk: number, size: number, dedupe: boolean) {
+  constructor(index: readonly number[], dim: GridDim, size: number, dedupe: boolean) {
     // Positions in the output, stably sorted by chunk: within a chunk they stay in output order.
-    const chunkOf = index.map((p) => Math.floor(p / chunk));
+    const chunkOf = typeof dim === "number" ? index.map((p) => Math.floor(p / dim)) : index.map((p) => dim.chunkOf(p));
     const order = Array.from(chunkOf.keys()).sort((a, b) => chunkOf[a]! - chunkOf[b]! || a - b);
     this.groups = [];
     for (let g = 0; g < order.length; ) {
       const chunkIndex = chunkOf[order[g]!]!;
       let end = g;
       while (end < order.length && chunkOf[order[end]!] === chunkIndex) end++;
-      this.groups.push(indexGroup(index, order.slice(g, end), chunkIndex, chunk, size, dedupe));
+      const origin = typeof dim === "number" ? chunkIndex * dim : dim.offset(chunkIndex);
+      const length = typeof dim === "number" ? dim : dim.size(chunkIndex);
+      this.groups.push(indexGroup(index, order.slice(g, end), chunkIndex, origin, length, size, dedupe));
       g = end;
     }
     this.length = this.groups.length;
@@ -464,8 +541,15 @@ class IndexDimChunks implements DimProjection {
  * position that names it. Runs that happen to be progressions (a single index, a sorted
  * stretch) become plain strided regions and take the fast copy path.
  */
-function indexGroup(index: readonly number[], outs: number[], chunkIndex: number, chunk: number, size: number, dedupe: boolean): IndexGroup {
-  const origin = chunkIndex * chunk;
+function indexGroup(
+  index: readonly number[],
+  outs: number[],
+  chunkIndex: number,
+  origin: number,
+  chunk: number,
+  size: number,
+  dedupe: boolean,
+): IndexGroup {
   let at = outs.map((o) => index[o]! - origin);
   let from = outs;
   const distinct = new Map<number, number>();
@@ -497,15 +581,16 @@ function progressionOf(positions: readonly number[]): Region | undefined {
   return { start, step, count: n };
 }
 
-function checkGrid(sel: readonly DimSelection[], chunkShape: readonly number[], shape?: readonly number[]): void {
-  if (sel.length !== chunkShape.length || (shape !== undefined && shape.length !== sel.length)) {
+function checkGrid(sel: readonly DimSelection[], grid: ChunkGrid, shape?: readonly number[]): void {
+  if (sel.length !== grid.length || (shape !== undefined && shape.length !== sel.length)) {
     throw new RangeError(
-      `rank mismatch: selection has ${sel.length} dimensions, chunk shape ${chunkShape.length}` +
+      `rank mismatch: selection has ${sel.length} dimensions, chunk shape ${grid.length}` +
         (shape === undefined ? "" : `, shape ${shape.length}`),
     );
   }
-  for (const c of chunkShape) {
-    if (!Number.isSafeInteger(c) || c < 1) throw new RangeError(`chunk sizes must be positive integers, got [${chunkShape.join(", ")}]`);
+  for (const c of grid) {
+    if (c instanceof RectilinearDim) continue;
+    if (!Number.isSafeInteger(c) || c < 1) throw new RangeError(`chunk sizes must be positive integers, got [${grid.join(", ")}]`);
   }
 }
 
@@ -514,23 +599,28 @@ function checkGrid(sel: readonly DimSelection[], chunkShape: readonly number[], 
  * selected box inside the chunk and its destination box in the output. Lazy: nothing is
  * computed for chunks not yet pulled. Yields nothing when any dimension selects no elements.
  * The rank/chunk-shape checks run eagerly (a RangeError is thrown by this call, not on first pull).
+ *
+ * `grid` is the chunk shape of a regular grid, or per dimension a length or rectilinear edges
+ * (src/chunk-grid.ts); projections over rectilinear grids carry their chunk's shape.
  */
 export function projectChunks(
   sel: readonly DimSelection[],
   shape: readonly number[],
-  chunkShape: readonly number[],
+  grid: ChunkGrid,
   options: ProjectOptions = {},
 ): Generator<ChunkProjection> {
-  checkGrid(sel, chunkShape, shape);
+  checkGrid(sel, grid, shape);
   const dedupe = options.dedupe ?? false;
-  return iterateChunks(sel.map((d, axis) => dimChunks(d, chunkShape[axis]!, shape[axis]!, dedupe)));
+  const dims = sel.map((d, axis) => dimChunks(d, grid[axis]!, shape[axis]!, dedupe));
+  return iterateChunks(dims, grid.some((g) => typeof g !== "number") ? grid : undefined);
 }
 
-function dimChunks(sel: DimSelection, chunk: number, size: number, dedupe: boolean): DimProjection {
-  return sel.index ? new IndexDimChunks(sel.index, chunk, size, dedupe) : new DimChunks(sel, chunk, size);
+function dimChunks(sel: DimSelection, dim: GridDim, size: number, dedupe: boolean): DimProjection {
+  if (sel.index) return new IndexDimChunks(sel.index, dim, size, dedupe);
+  return typeof dim === "number" ? new DimChunks(sel, dim, size) : new EdgeDimChunks(sel, dim, size);
 }
 
-function* iterateChunks(dims: readonly DimProjection[]): Generator<ChunkProjection> {
+function* iterateChunks(dims: readonly DimProjection[], irregular: ChunkGrid | undefined): Generator<ChunkProjection> {
   const rank = dims.length;
   for (const d of dims) if (d.length === 0) return;
   // Odometer over per-dimension entry positions, last dimension fastest (C order).
@@ -544,7 +634,13 @@ function* iterateChunks(dims: readonly DimProjection[]): Generator<ChunkProjecti
     for (let axis = 0; axis < rank; axis++) {
       if (!dims[axis]!.fill(position[axis]!, axis, chunkCoords, chunkRegion, outRegion)) complete = false;
     }
-    yield { chunkCoords, chunkRegion, outRegion, complete };
+    if (irregular) {
+      const chunkShape = chunkCoords.map((c, d) => {
+        const dim = irregular[d]!;
+        return typeof dim === "number" ? dim : dim.size(c);
+      });
+      yield { chunkCoords, chunkRegion, outRegion, complete, chunkShape };
+    } else yield { chunkCoords, chunkRegion, outRegion, complete };
 
     let axis = rank - 1;
     for (; axis >= 0; axis--) {
@@ -556,14 +652,15 @@ function* iterateChunks(dims: readonly DimProjection[]): Generator<ChunkProjecti
 }
 
 /** How many chunks `projectChunks` yields for this selection, without iterating them. */
-export function countChunks(sel: readonly DimSelection[], chunkShape: readonly number[]): number {
-  checkGrid(sel, chunkShape);
+export function countChunks(sel: readonly DimSelection[], grid: ChunkGrid): number {
+  checkGrid(sel, grid);
   let total = 1;
   for (let axis = 0; axis < sel.length; axis++) {
     // The size only matters for the `complete` flag, not for which chunks are touched.
     const d = sel[axis]!;
-    const chunk = chunkShape[axis]!;
-    total *= d.index ? new Set(d.index.map((p) => Math.floor(p / chunk))).size : new DimChunks(d, chunk, Infinity).length;
+    const dim = grid[axis]!;
+    if (d.index) total *= new Set(d.index.map((p) => (typeof dim === "number" ? Math.floor(p / dim) : dim.chunkOf(p)))).size;
+    else total *= typeof dim === "number" ? new DimChunks(d, dim, Infinity).length : new EdgeDimChunks(d, dim, Infinity).length;
   }
   return total;
 }

@@ -51,12 +51,18 @@ export interface EncodeResult {
 export type WorkerResult<T> = { ok: true; value: T } | { ok: false; error: SerializedError };
 
 const chains = new Map<string, { chain: CodecChain; fill: Words }>();
+/** Chains cached at most (rectilinear grids have one per chunk shape); past it the cache starts over. */
+const MAX_CHAINS = 256;
 
-function chainOf(ref: ChainRef): { chain: CodecChain; fill: Words } {
-  let entry = chains.get(ref.id);
+/** The chain of `ref`, or of `ref` for a chunk of another shape (an item's `shape`, on rectilinear grids). */
+function chainOf(ref: ChainRef, shape?: number[]): { chain: CodecChain; fill: Words } {
+  const id = shape === undefined ? ref.id : `${ref.id}\u0000${shape.join(",")}`;
+  let entry = chains.get(id);
   if (!entry) {
-    entry = { chain: new CodecChain(ref.spec, ref.codecs, { path: ref.path }), fill: wordView(ref.fill, ref.itemsize).words };
-    chains.set(ref.id, entry);
+    if (chains.size >= MAX_CHAINS) chains.clear();
+    const spec = shape === undefined ? ref.spec : { ...ref.spec, shape };
+    entry = { chain: new CodecChain(spec, ref.codecs, { path: ref.path }), fill: wordView(ref.fill, ref.itemsize).words };
+    chains.set(id, entry);
   }
   return entry;
 }
@@ -73,10 +79,10 @@ const failed = (error: unknown): Reply<never> => ({ result: { ok: false, error: 
 const tasks: Record<string, (arg: never) => Promise<Reply<unknown>> | Reply<unknown>> = {
   async decodeBatch(batch: DecodeBatch): Promise<Reply<number>> {
     try {
-      const { chain, fill } = chainOf(batch.chain);
       const view = wordView(new Uint8Array(batch.out.buffer, batch.out.byteOffset, batch.out.byteLength), batch.chain.itemsize);
       const out = { words: view.words, shape: batch.out.shape, k: view.k };
       for (const item of batch.items) {
+        const { chain, fill } = chainOf(batch.chain, item.shape);
         const pending = decodeInto(chain, fill, item, out);
         if (pending instanceof Promise) await pending;
       }
@@ -89,9 +95,9 @@ const tasks: Record<string, (arg: never) => Promise<Reply<unknown>> | Reply<unkn
   // Decodes each chunk's selected region into its own buffer, returned by transfer.
   async extractBatch(batch: ExtractBatch): Promise<Reply<ArrayBuffer[]>> {
     try {
-      const { chain, fill } = chainOf(batch.chain);
       const buffers: ArrayBuffer[] = [];
       for (const item of batch.items) {
+        const { chain, fill } = chainOf(batch.chain, item.shape);
         const data = decodeRegion(chain, fill, item);
         buffers.push((data instanceof Promise ? await data : data).buffer as ArrayBuffer);
       }
@@ -103,9 +109,9 @@ const tasks: Record<string, (arg: never) => Promise<Reply<unknown>> | Reply<unkn
 
   async encodeBatch(batch: EncodeBatch): Promise<Reply<EncodeResult>> {
     try {
-      const { chain, fill } = chainOf(batch.chain);
       const encoded: (Uint8Array | null)[] = [];
       for (const item of batch.items) {
+        const { chain, fill } = chainOf(batch.chain, item.shape);
         const result = mergeEncodeChunk(chain, fill, batch.writeEmptyChunks, item);
         encoded.push(result instanceof Promise ? await result : result);
       }

@@ -34,6 +34,8 @@ interface Pending {
   covered: number;
   /** Elements of the chunk inside the array (edge chunks have fewer). */
   needed: number;
+  /** The chunk's shape on a rectilinear grid (absent: the array's chunk shape). */
+  shape?: number[];
 }
 
 export function createWriter(array: ZarrArray, options: WriterOptions = {}): WritableStream<WriteItem> {
@@ -45,7 +47,8 @@ export function createWriter(array: ZarrArray, options: WriterOptions = {}): Wri
   const budget = Math.max(pendingCost, options.bufferBytes ?? 256 << 20);
   const fill = wordView(bytesOf(scalarArray(array.metadata.fillValue, dataType)), itemsize).words;
   const pending = new Map<string, Pending>();
-  const fullRegion: Region[] = chunkShape.map((count) => ({ start: 0, step: 1, count }));
+  const regionOf = (shape: readonly number[]): Region[] => shape.map((count) => ({ start: 0, step: 1, count }));
+  const fullRegion = regionOf(chunkShape);
 
   const jobs = new TransformStream<WriteJob, WriteJob>(undefined, { highWaterMark: 4 }, { highWaterMark: 4 });
   const jobWriter = jobs.writable.getWriter();
@@ -77,14 +80,16 @@ export function createWriter(array: ZarrArray, options: WriterOptions = {}): Wri
   const flushPending = async (entry: Pending) => {
     pending.delete(entry.key);
     const complete = entry.covered === entry.needed;
-    await send({
+    const job: WriteJob = {
       key: entry.key,
       complete,
       piece: entry.buffer,
       scalar: false,
-      chunkRegion: fullRegion,
+      chunkRegion: entry.shape ? regionOf(entry.shape) : fullRegion,
       mask: complete ? undefined : entry.mask,
-    });
+    };
+    if (entry.shape) job.shape = entry.shape;
+    await send(job);
   };
 
   return new WritableStream<WriteItem>({
@@ -95,32 +100,34 @@ export function createWriter(array: ZarrArray, options: WriterOptions = {}): Wri
       const fullShape = sel.map((d) => d.count);
       const source = valueSource(data, dataType, selectionShape(sel), { path: array.path });
       // Deduplicated: an index repeated within one item keeps its last value (later items win anyway).
-      for (const projection of projectChunks(sel, array.shape, chunkShape, { dedupe: true })) {
+      for (const projection of projectChunks(sel, array.shape, array.grid, { dedupe: true })) {
         const key = array.chunkKey(projection.chunkCoords);
         const { chunkRegion, outRegion } = projection;
         if (projection.complete) {
           // Overwrites everything pending for this chunk: drop it and write the chunk whole.
           pending.delete(key);
           const piece = source.kind === "scalar" ? bytesOf(source.words) : extractPiece(source.words, fullShape, outRegion, itemsize, source.k);
-          await send({ key, complete: true, piece, scalar: source.kind === "scalar", chunkRegion, extent: array.chunkExtent(projection.chunkCoords) });
+          const job: WriteJob = { key, complete: true, piece, scalar: source.kind === "scalar", chunkRegion, extent: array.chunkExtent(projection.chunkCoords) };
+          if (projection.chunkShape) job.shape = projection.chunkShape;
+          await send(job);
           continue;
         }
+        // Rectilinear grids: this chunk's own shape (the largest bounds the buffer budget).
+        const shape = projection.chunkShape ?? chunkShape;
         let entry = pending.get(key);
         if (!entry) {
-          const needed = projection.chunkCoords.reduce(
-            (n, c, d) => n * Math.min(chunkShape[d], array.shape[d] - c * chunkShape[d]),
-            1,
-          );
-          entry = { key, buffer: bytesOf(fillChunk(dataType, chunkShape, fill)), mask: new Uint8Array(chunkElements), covered: 0, needed };
+          const needed = product(array.chunkExtent(projection.chunkCoords));
+          entry = { key, buffer: bytesOf(fillChunk(dataType, shape, fill)), mask: new Uint8Array(product(shape)), covered: 0, needed };
+          if (projection.chunkShape) entry.shape = projection.chunkShape;
           while (pending.size && (pending.size + 1) * pendingCost > budget) {
             await flushPending(pending.values().next().value as Pending);
           }
           pending.set(key, entry);
         }
         const target = wordView(entry.buffer, itemsize);
-        if (source.kind === "scalar") fillRegion(target.words, chunkShape, chunkRegion, source.words, target.k);
-        else copyRegion(target.words, chunkShape, chunkRegion, source.words, fullShape, outRegion, target.k);
-        entry.covered += markRegion(entry.mask, chunkShape, chunkRegion);
+        if (source.kind === "scalar") fillRegion(target.words, shape, chunkRegion, source.words, target.k);
+        else copyRegion(target.words, shape, chunkRegion, source.words, fullShape, outRegion, target.k);
+        entry.covered += markRegion(entry.mask, shape, chunkRegion);
         if (entry.covered === entry.needed) await flushPending(entry);
       }
     },

@@ -59,6 +59,8 @@ async function baseDocuments(): Promise<{ name: string; key: string; doc: unknow
     { name: "v3 gzip complex", key: "zarr.json", options: { shape: [5], chunks: [2], dtype: "complex64", fillValue: [1, -1] as unknown as number, codecs: [BYTES_LE, { name: "gzip" }] } },
     { name: "v2 zlib F", key: ".zarray", options: { shape: [10, 7], chunks: [4, 4], dtype: "int32", zarrFormat: 2, order: "F", compressor: { id: "zlib", level: 1 } } },
     { name: "v2 lz4 uint64", key: ".zarray", options: { shape: [12], chunks: [5], dtype: "uint64", zarrFormat: 2, compressor: { id: "lz4" } } },
+    { name: "v3 rectilinear", key: "zarr.json", options: { shape: [10, 7], chunks: [[3, [2, 2], 4], 4], dtype: "int16", fillValue: 1 } },
+    { name: "v3 rectilinear shards", key: "zarr.json", options: { shape: [12, 6], chunks: [2, 3], shards: [[4, [2, 3], 6], [[3, 2]]], dtype: "uint8" } },
   ];
   const out = [];
   for (const { name, key, options } of configs) {
@@ -166,6 +168,55 @@ describe("hostile metadata", () => {
     }
     // create() refuses the same (it round-trips through the parser).
     await expect(create(new MemoryStore(), { shape: [2 ** 31, 2 ** 31, 2 ** 31], chunks: [1, 1, 1], dtype: "uint8" })).rejects.toBeInstanceOf(MetadataError);
+  });
+
+  it("rectilinear grids that do not add up, with bad edges or hostile repeat counts are MetadataErrors naming the array", async () => {
+    const doc = (shape: number[], chunkShapes: unknown, kind: unknown = "inline", codecs: unknown[] = [{ name: "bytes" }]) => ({
+      zarr_format: 3, node_type: "array", shape, data_type: "uint8", chunk_grid: { name: "rectilinear", configuration: { kind, chunk_shapes: chunkShapes } }, fill_value: 0, codecs,
+    });
+    const refused: [unknown, RegExp][] = [
+      [doc([10], [[3, 3]]), /sum to 6, less than the extent 10/],
+      [doc([10, 4], [[4, [3, 2]], [1, 1]]), /dimension 1: the edges sum to 2/],
+      [doc([10], [[3, 0, 7]]), /positive integer, got 0/],
+      [doc([10], [[-1, 11]]), /positive integer, got -1/],
+      [doc([10], [[2.5, 8]]), /positive integer, got 2.5/],
+      [doc([10], [["3", 7]]), /positive integer, got "3"/],
+      [doc([10], [[[2, 0], 10]]), /repeat count must be a positive integer, got 0/],
+      [doc([10], [[[2, -3], 10]]), /repeat count/],
+      [doc([10], [[[2, 3, 4]]]), /must be \[size, count\]/],
+      [doc([10], [[[1e6, 2 ** 40]]]), /sum to more than 2\^53-1/], // 2^40 repeats of a long edge
+      [doc([10], [[[1, 2 ** 60]]]), /repeat count must be a positive integer/], // not an exact integer
+      [doc([10], [[[2 ** 40, 2 ** 40]]]), /more than 2\^53-1/],
+      [doc([10], [[]]), /has no edges/],
+      [doc([10], [0]), /positive integer, got 0/],
+      [doc([10], {}), /chunk_shapes must be a list/],
+      [doc([10, 10], [[10]]), /1 dimensions, shape \[10,10\] has 2/],
+      [doc([10], [[10]], "external"), /kind must be "inline"/],
+      [doc([10], [[10]], null), /kind must be "inline"/],
+      [doc([12], [[4, 5, 3]], "inline", [{ name: "sharding_indexed", configuration: { chunk_shape: [2], codecs: [{ name: "bytes" }] } }]), /not a multiple of the inner chunk length 2|not divisible/],
+    ];
+    for (const [document, message] of refused) {
+      const store = new MemoryStore({ "grid/zarr.json": json(document) });
+      const outcome = await typed(() => open(store, { path: "grid" }));
+      expect(outcome.ok, JSON.stringify(document)).toBe(false);
+      expect(!outcome.ok && outcome.error, JSON.stringify(document)).toBeInstanceOf(MetadataError);
+      expect(!outcome.ok && outcome.error.message, JSON.stringify(document)).toMatch(message);
+      expect(!outcome.ok && outcome.error.path).toBe("grid");
+    }
+    // create() refuses the same, and v2 has no rectilinear grids.
+    await expect(create(new MemoryStore(), { shape: [10], chunks: [[3, 3]], dtype: "uint8" })).rejects.toThrow(/less than the extent/);
+    await expect(create(new MemoryStore(), { shape: [10], chunks: [[4, 6]], dtype: "uint8", zarrFormat: 2 })).rejects.toBeInstanceOf(MetadataError);
+    await expect(create(new MemoryStore(), { shape: [12], chunks: [2], shards: [[4, 5, 3]], dtype: "uint8" })).rejects.toThrow(/not a multiple|not divisible/);
+
+    // The spec allows edges past the extent, by many chunks: 2^40 repeats cost one run, not 2^40 edges.
+    const started = performance.now();
+    const heap = process.memoryUsage().heapUsed;
+    const wide = (await open(new MemoryStore({ "zarr.json": json(doc([10], [[3, [1, 2 ** 40]]])) }))) as ZarrArray;
+    await wide.write("2:9", 5, { workers: 0 });
+    expect(Array.from((await wide.read(null, { workers: 0 })).data as Uint8Array)).toEqual([0, 0, 5, 5, 5, 5, 5, 5, 5, 0]);
+    expect(wide.chunkEdges).toEqual([[3, 1, 1, 1, 1, 1, 1, 1]]);
+    expect(process.memoryUsage().heapUsed - heap).toBeLessThan(64 << 20);
+    expect(performance.now() - started).toBeLessThan(5000);
   });
 
   it("an unknown codec anywhere in the chain (inner, index) is an UnknownCodecError naming it", async () => {

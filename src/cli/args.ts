@@ -3,6 +3,7 @@
  * parsers for option values. Anything wrong with the command line is a UsageError (exit code 2),
  * raised before any work starts.
  */
+import type { GridSpec } from "../chunk-grid.js";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ZarrflowError } from "../errors.js";
 
@@ -85,6 +86,23 @@ export function shapeOption(values: Values, name: string): number[] | undefined 
     throw new UsageError(`--${name} must be positive integers separated by commas, such as 64,64,32; got "${text}"`);
   }
   return parts.map(Number);
+}
+
+/**
+ * A shape, or (v3) a rectilinear grid as JSON: per dimension a length or a list of edges, with
+ * `[length, count]` runs — `'[[100, 100, 50], 64]'` or `'[[[10, 5]], 8]'`.
+ */
+export function gridOption(values: Values, name: string): GridSpec | undefined {
+  const text = stringOption(values, name);
+  if (text === undefined || !text.trim().startsWith("[")) return shapeOption(values, name);
+  let grid: unknown;
+  try {
+    grid = JSON.parse(text);
+  } catch {
+    throw new UsageError(`--${name}: "${text}" is not valid JSON; give edges such as [[100,100,50],64]`);
+  }
+  if (!Array.isArray(grid) || grid.length === 0) throw new UsageError(`--${name}: expected a list with one entry per dimension, got "${text}"`);
+  return grid as GridSpec;
 }
 
 const UNITS: Record<string, number> = { "": 2 ** 20, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };

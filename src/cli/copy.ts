@@ -10,6 +10,7 @@ import type { ZarrGroup } from "../group.js";
 import { open, openArray } from "../hierarchy.js";
 import { parseSelection, type SelectionItem } from "../selection.js";
 import { joinKey } from "../store.js";
+import type { GridSpec } from "../chunk-grid.js";
 import {
   COMMON_HELP,
   COMMON_OPTIONS,
@@ -17,9 +18,9 @@ import {
   PIPELINE_OPTIONS,
   UsageError,
   bytesOption,
+  gridOption,
   intOption,
   parse,
-  shapeOption,
   stringOption,
   workersOption,
 } from "./args.js";
@@ -37,9 +38,11 @@ bounded memory; each destination chunk is written once, whole.
 Options:
       --zarr-format 2|3      format of the copy (default: the source's)
       --chunks SHAPE         chunk shape, such as 64,64,64 (inner chunks when sharded; default:
-                               the source's)
-      --shards SHAPE|none    shard shape (v3), multiples of the chunks; "none" for no sharding
-                               (default: the source's shards unless --chunks is given)
+                               the source's); v3 also a rectilinear grid as JSON edges, such
+                               as '[[100,100,50],64]' or '[[[10,5]],8]' ([length, count] runs)
+      --shards SHAPE|none    shard shape (v3; JSON edges for a rectilinear shard grid), multiples
+                               of the chunks; "none" for no sharding (default: the source's
+                               shards unless --chunks is given)
       --codec SPEC           compression: zstd[:level], gzip[:level], zlib[:level],
                                lz4[:acceleration], blosc[:cname[:clevel[:shuffle]]] or none
                                (default: the source's compression)
@@ -67,8 +70,8 @@ export interface CopyArgs {
   src: string;
   dst: string;
   zarrFormat?: 2 | 3;
-  chunks?: number[];
-  shards?: number[] | null;
+  chunks?: GridSpec;
+  shards?: GridSpec | null;
   compression?: CodecMetadata[];
   selection?: SelectionItem[];
   memoryBytes?: number;
@@ -125,7 +128,7 @@ function parseCopyArgs(args: string[]): CopyArgs | undefined {
   } catch (error) {
     throw new UsageError(`bad --select: ${(error as ZarrflowError).detail ?? (error as Error).message}`);
   }
-  const shards = stringOption(values, "shards") === "none" ? null : shapeOption(values, "shards");
+  const shards = stringOption(values, "shards") === "none" ? null : gridOption(values, "shards");
   if (shards && format === "2") throw new UsageError("--shards needs --zarr-format 3");
   const queue = stringOption(values, "queue");
   for (const name of ["queue-name", "attempts", "task-size"]) {
@@ -141,7 +144,7 @@ function parseCopyArgs(args: string[]): CopyArgs | undefined {
     src,
     dst,
     zarrFormat: format === undefined ? undefined : (Number(format) as 2 | 3),
-    chunks: shapeOption(values, "chunks"),
+    chunks: gridOption(values, "chunks"),
     shards,
     compression,
     selection,

@@ -10,6 +10,7 @@ import { COMMON_HELP, COMMON_OPTIONS, parse } from "./args.js";
 import type { CommandContext } from "./context.js";
 import { formatBytes, formatShape } from "./format.js";
 import { checkLocation, openLocation, openNodeAt } from "./store.js";
+import { chunkShapesJSON, isRegularGrid } from "../chunk-grid.js";
 
 export const INFO_HELP = `Usage: zarrflow info <url> [options]
 
@@ -74,13 +75,15 @@ async function describeArray(array: ZarrArray, signal: AbortSignal): Promise<Rec
     dtypeInfo: dtypeSummary(array.dtype),
     chunks: array.chunks,
     shards: array.shards,
+    // Rectilinear grids: the edges of the chunks (shards, when sharded) as the metadata gives them.
+    grid: isRegularGrid(array.grid) ? null : { kind: "rectilinear", chunkShapes: chunkShapesJSON(array.grid) },
     codecs: array.chain.toJSON(),
     ...(v2 ? { v2: { dtype: toV2DataType(array.dtype, v2.endian, v2.fieldEndians), order: v2.order, compressor: v2.compressor, filters: v2.filters } } : {}),
     fillValue: v2?.fillValueNull ? null : fillValueToJSON(array.fillValue, array.dtype, array.zarrFormat),
     dimensionNames: array.dimensionNames,
     attributes: array.attrs,
-    chunkCount: gridCount(array.shape, array.chunks),
-    shardCount: array.shards ? gridCount(array.shape, array.shards) : null,
+    chunkCount: array.shards ? gridCount(array.shape, array.chunks) : array.storedChunkCount,
+    shardCount: array.shards ? array.storedChunkCount : null,
     storedObjects: stored?.chunks ?? null,
     storedBytes: stored?.bytes ?? null,
     uncompressedBytes: uncompressed,
@@ -149,15 +152,28 @@ function sizeText(info: Record<string, unknown>): string {
   return `${formatBytes(uncompressed)} uncompressed, ${formatBytes(stored)} stored${ratio}`;
 }
 
+/** Edges per dimension, runs as `length×count`, long lists cut short: "rectilinear [[3, 5×4, 2], 64]". */
+function gridText(grid: { chunkShapes: (number | (number | [number, number])[])[] }): string {
+  const MAX_RUNS = 8;
+  const dims = grid.chunkShapes.map((dim) => {
+    if (typeof dim === "number") return String(dim);
+    const runs = dim.map((r) => (typeof r === "number" ? String(r) : `${r[0]}×${r[1]}`));
+    const shown = runs.length > MAX_RUNS ? [...runs.slice(0, MAX_RUNS - 1), `… ${runs.length - MAX_RUNS + 1} more runs`] : runs;
+    return `[${shown.join(", ")}]`;
+  });
+  return `rectilinear [${dims.join(", ")}]`;
+}
+
 function arrayLines(info: Record<string, unknown>): string[] {
   const shards = info.shards as number[] | null;
+  const grid = info.grid as { chunkShapes: (number | (number | [number, number])[])[] } | null;
   const storedObjects = info.storedObjects as number | null;
   const storedText = storedObjects === null ? "stored: unknown" : `${storedObjects} stored`;
   const lines = [
     ["shape", formatShape(info.shape as number[])],
     ["dtype", `${info.dtype as string}${dtypeText(info)}${info.v2 ? ` (${JSON.stringify((info.v2 as { dtype: unknown }).dtype).replace(/^"|"$/g, "")}, order ${(info.v2 as { order: string }).order})` : ""}`],
-    ["chunks", `${formatShape(info.chunks as number[])}  (${info.chunkCount as number} chunks${shards ? "" : `, ${storedText}`})`],
-    ["shards", shards ? `${formatShape(shards)}  (${info.shardCount as number} shards, ${storedText})` : "none"],
+    ["chunks", `${grid && !shards ? gridText(grid) : formatShape(info.chunks as number[])}  (${info.chunkCount as number} chunks${shards ? "" : `, ${storedText}`})`],
+    ["shards", shards ? `${grid ? gridText(grid) : formatShape(shards)}  (${info.shardCount as number} shards, ${storedText})` : "none"],
     ["codecs", chainText(info.codecs as CodecMetadata[])],
     ["fill value", stringifyJSON(info.fillValue)],
     ["size", sizeText(info)],
@@ -171,8 +187,10 @@ function arrayLines(info: Record<string, unknown>): string[] {
 function summary(info: Record<string, unknown>): string {
   if (info.node === "group") return "group";
   const codecs = chainText((info.codecs as CodecMetadata[]));
-  const shards = info.shards ? ` shards ${formatShape(info.shards as number[])}` : "";
-  return `array ${info.dtype as string} ${formatShape(info.shape as number[])} chunks ${formatShape(info.chunks as number[])}${shards}  ${codecs}`;
+  const grid = info.grid as Parameters<typeof gridText>[0] | null;
+  const shards = info.shards ? ` shards ${grid ? gridText(grid) : formatShape(info.shards as number[])}` : "";
+  const chunks = grid && !info.shards ? gridText(grid) : formatShape(info.chunks as number[]);
+  return `array ${info.dtype as string} ${formatShape(info.shape as number[])} chunks ${chunks}${shards}  ${codecs}`;
 }
 
 function treeLines(info: Record<string, unknown>, indent: string): string[] {

@@ -39,8 +39,8 @@ export interface EnqueueCopyOptions {
   path?: string;
   /** The destination layout, as for copyNode (src/convert.ts). */
   zarrFormat?: CopyLayout["zarrFormat"];
-  chunks?: number[];
-  shards?: number[] | null;
+  chunks?: CopyLayout["chunks"];
+  shards?: CopyLayout["shards"];
   compression?: CopyLayout["compression"];
   selection?: Selection;
   /** Replace what is at the destination (only when the copy starts; a resumed copy writes no metadata). */

@@ -3,6 +3,7 @@
  * carries, the Redis connection, and how locations and selections travel between machines.
  * Node-only (ioredis, node:path); nothing in the portable core imports this folder.
  */
+import type { GridSpec } from "../chunk-grid.js";
 import { resolve } from "node:path";
 import { Redis } from "ioredis";
 import type { CodecMetadata } from "../codecs/codec.js";
@@ -21,8 +22,9 @@ export type OpenStore = (location: string, options: { readOnly?: boolean }) => P
 /** The copy options that decide the destination's layout: the same on every machine. */
 export interface CopyLayout {
   zarrFormat?: ZarrFormat;
-  chunks?: number[];
-  shards?: number[] | null;
+  /** As CopyOptions takes them: shapes, or (v3) rectilinear edge lists. */
+  chunks?: GridSpec;
+  shards?: GridSpec | null;
   compression?: CodecMetadata[];
   selection?: PlainSelection;
 }
