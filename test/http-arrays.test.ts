@@ -29,6 +29,7 @@ import { CountingStore, FileSystemStore, HttpStore, MemoryStore, type HttpReques
 import { SKIP_NGINX, startNginx, type Nginx } from "./helpers/nginx.js";
 import { ZARRITA_FIXTURES } from "./helpers/fixtures.js";
 import { prng } from "./helpers/prng.js";
+import { HTTP_TRANSPORTS } from "./helpers/http-transports.js";
 
 const ZARRITA = ZARRITA_FIXTURES;
 const EXPECTED_JSON = path.join(ZARRITA, "expected.json");
@@ -62,7 +63,7 @@ function expectSame(actual: NdArray, expected: TypedArray, label: string): void 
   expect(bytesOf(actual.data).equals(bytesOf(expected)), label).toBe(true);
 }
 
-describe.skipIf(SKIP_NGINX)("arrays over HTTP (nginx)", () => {
+describe.skipIf(SKIP_NGINX).each(HTTP_TRANSPORTS)("arrays over HTTP (nginx, %s transport)", (transport) => {
   let nginx: Nginx;
   let folder = 0;
   const stores: HttpStore[] = [];
@@ -76,7 +77,7 @@ describe.skipIf(SKIP_NGINX)("arrays over HTTP (nginx)", () => {
   });
 
   function httpStore(prefix: string, options: HttpStoreOptions = {}): HttpStore {
-    const store = new HttpStore(`${nginx.origin}/${prefix}`, options);
+    const store = new HttpStore(`${nginx.origin}/${prefix}`, { transport, ...options });
     stores.push(store);
     return store;
   }
@@ -261,7 +262,7 @@ describe.skipIf(SKIP_NGINX)("arrays over HTTP (nginx)", () => {
     });
 
     it("with concurrency 8 the server sees 8 chunk requests at once (the pool does not cap below it)", async () => {
-      const http = new HttpStore(`${origin}/`);
+      const http = new HttpStore(`${origin}/`, { transport });
       stores.push(http);
       const array = await openArray(http, { path: "l" });
       maxInFlight = 0;
@@ -272,8 +273,9 @@ describe.skipIf(SKIP_NGINX)("arrays over HTTP (nginx)", () => {
       expect(maxInFlight).toBe(8);
     });
 
-    it("the connection pool caps requests in flight at `connections`", async () => {
-      const http = new HttpStore(`${origin}/`, { connections: 2 });
+    // The global fetch has no per-store pool to size; only undici takes `connections`.
+    it.skipIf(transport === "fetch")("the connection pool caps requests in flight at `connections`", async () => {
+      const http = new HttpStore(`${origin}/`, { connections: 2, transport });
       stores.push(http);
       const array = await openArray(http, { path: "l" });
       maxInFlight = 0;

@@ -13,6 +13,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { AbortError, StoreError } from "../src/errors.js";
 import { HttpStore, HttpStoreError, type HttpRequest, type HttpStoreOptions } from "../stores/index.js";
 import { SKIP_NGINX, startNginx, type Nginx } from "./helpers/nginx.js";
+import { HTTP_TRANSPORTS } from "./helpers/http-transports.js";
 
 const iota = (n: number) => Uint8Array.from({ length: n }, (_, i) => i % 251);
 const VALUE = iota(100);
@@ -79,7 +80,7 @@ async function caught(promise: Promise<unknown>): Promise<unknown> {
 
 const QUICK_RETRY = { attempts: 3, baseDelayMs: 1, maxDelayMs: 4 };
 
-describe("HttpStore under faults", () => {
+describe.each(HTTP_TRANSPORTS)("HttpStore under faults (%s transport)", (transport) => {
   let a: FaultServer;
   let b: FaultServer;
   const stores: HttpStore[] = [];
@@ -99,7 +100,7 @@ describe("HttpStore under faults", () => {
   });
 
   function store(options: HttpStoreOptions = {}, server: FaultServer = a): HttpStore {
-    const s = new HttpStore(`${server.origin}/data/`, { retry: QUICK_RETRY, timeoutMs: 5000, ...options });
+    const s = new HttpStore(`${server.origin}/data/`, { retry: QUICK_RETRY, timeoutMs: 5000, transport, ...options });
     stores.push(s);
     return s;
   }
@@ -397,7 +398,7 @@ describe("HttpStore under faults", () => {
     it("user:password in the base URL becomes a Basic Authorization header, dropped like the others across origins", async () => {
       a.handle = (_req, res) => res.writeHead(307, { location: `${b.origin}/k` }).end();
       b.handle = serveValue;
-      const s = new HttpStore(`${a.origin.replace("//", "//user:p%40ss@")}/data/`, { retry: QUICK_RETRY });
+      const s = new HttpStore(`${a.origin.replace("//", "//user:p%40ss@")}/data/`, { retry: QUICK_RETRY, transport });
       stores.push(s);
       expect(s.url).toBe(`${a.origin}/data/`);
       expect(await s.get("k")).toEqual(VALUE);
@@ -443,7 +444,7 @@ describe("HttpStore under faults", () => {
     });
 
     it("the old value survives every attempt of a PUT whose body is cut halfway", async () => {
-      const direct = new HttpStore(`${nginx.origin}/cut/`);
+      const direct = new HttpStore(`${nginx.origin}/cut/`, { transport });
       stores.push(direct);
       const old = iota(1 << 20);
       await direct.set("k", old);

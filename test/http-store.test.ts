@@ -3,7 +3,7 @@
  * specific to HTTP — key encoding and escapes, read-only mode, no listing, openStore, requests
  * per call (through the onRequest hook, which sees every attempt).
  */
-import { readdir, rm } from "node:fs/promises";
+import { readFile, readdir, rm } from "node:fs/promises";
 import * as path from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,11 +14,12 @@ import { create, openArray, openGroup } from "../src/index.js";
 import { HttpStore, HttpStoreError, openStore, type HttpRequest, type HttpStoreOptions } from "../stores/index.js";
 import { SKIP_NGINX, startNginx, type Nginx } from "./helpers/nginx.js";
 import { storeContract } from "./helpers/store-contract.js";
+import { HTTP_TRANSPORTS } from "./helpers/http-transports.js";
 
 const bytes = (...values: number[]) => new Uint8Array(values);
 const iota = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 7) % 256);
 
-describe.skipIf(SKIP_NGINX)("HttpStore on nginx", () => {
+describe.skipIf(SKIP_NGINX).each(HTTP_TRANSPORTS)("HttpStore on nginx (%s transport)", (transport) => {
   let nginx: Nginx;
   let folder = 0;
   const open: HttpStore[] = [];
@@ -34,12 +35,12 @@ describe.skipIf(SKIP_NGINX)("HttpStore on nginx", () => {
   /** A store rooted at a fresh folder of the served tree. */
   function freshStore(options: HttpStoreOptions = {}): { store: HttpStore; name: string } {
     const name = `t${folder++}`;
-    const store = new HttpStore(`${nginx.origin}/${name}/`, options);
+    const store = new HttpStore(`${nginx.origin}/${name}/`, { transport, ...options });
     open.push(store);
     return { store, name };
   }
 
-  storeContract("HttpStore (nginx, WebDAV)", async () => {
+  storeContract(`HttpStore (nginx, WebDAV, ${transport})`, async () => {
     const { store, name } = freshStore();
     return {
       store,
@@ -106,7 +107,7 @@ describe.skipIf(SKIP_NGINX)("HttpStore on nginx", () => {
       const { store: writer, name } = freshStore();
       await writer.set("deep/k", bytes(5));
       const urls: string[] = [];
-      const reader = new HttpStore(`${nginx.origin}/${name}/deep?token=abc`, { onRequest: (r) => (urls.push(r.url), r) });
+      const reader = new HttpStore(`${nginx.origin}/${name}/deep?token=abc`, { transport, onRequest: (r) => (urls.push(r.url), r) });
       open.push(reader);
       expect(await reader.get("k")).toEqual(bytes(5));
       expect(urls).toEqual([`${nginx.origin}/${name}/deep/k?token=abc`]);
@@ -116,7 +117,7 @@ describe.skipIf(SKIP_NGINX)("HttpStore on nginx", () => {
       const { store: writer, name } = freshStore();
       await writer.set("k", bytes(1, 2));
       const requests: HttpRequest[] = [];
-      const readOnly = new HttpStore(`${nginx.origin}/${name}/`, { readOnly: true, onRequest: (r) => (requests.push(r), r) });
+      const readOnly = new HttpStore(`${nginx.origin}/${name}/`, { readOnly: true, transport, onRequest: (r) => (requests.push(r), r) });
       open.push(readOnly);
       await expect(readOnly.set("k", bytes(3))).rejects.toBeInstanceOf(UnsupportedOperationError);
       await expect(readOnly.delete("k")).rejects.toBeInstanceOf(UnsupportedOperationError);
@@ -188,13 +189,20 @@ describe.skipIf(SKIP_NGINX)("HttpStore on nginx", () => {
       const { store: writer, name } = freshStore();
       await writer.set("k", bytes(9));
       const seen: string[] = [];
-      const store = await openStore(`${nginx.origin}/${name}`, { readOnly: true, http: { headers: { "x-test": "1" }, onRequest: (r) => (seen.push(r.headers["x-test"]!), r) } });
+      const store = await openStore(`${nginx.origin}/${name}`, { readOnly: true, http: { transport, headers: { "x-test": "1" }, onRequest: (r) => (seen.push(r.headers["x-test"]!), r) } });
       expect(store).toBeInstanceOf(HttpStore);
       open.push(store as HttpStore);
       expect((store as HttpStore).readOnly).toBe(true);
       expect(await store.get("k")).toEqual(bytes(9));
       expect(seen).toEqual(["1"]);
       await expect(store.set!("k", bytes(1))).rejects.toBeInstanceOf(UnsupportedOperationError);
+    });
+
+    it("moves bytes on the transport it was given", async () => {
+      const { store } = freshStore();
+      await store.set("k", bytes(4));
+      expect(await store.get("k")).toEqual(bytes(4));
+      expect(await store.transportName()).toBe(transport);
     });
 
     it("close() closes the pool: later calls reject with StoreError", async () => {
@@ -204,5 +212,17 @@ describe.skipIf(SKIP_NGINX)("HttpStore on nginx", () => {
       expect(error).toBeInstanceOf(StoreError);
       expect((error as StoreError).message).toMatch(/the store is closed/);
     });
+  });
+});
+
+describe("the portable HTTP modules", () => {
+  // A browser bundle of HttpStore/S3Store must not pull undici or any node: module; only the
+  // undici transport (loaded on demand) may.
+  const portable = ["http-core.ts", "http-transport.ts", "http-transport-fetch.ts", "http.ts"];
+  it.each(portable)("stores/%s imports neither undici nor node: modules statically", async (file) => {
+    const source = await readFile(path.join(import.meta.dirname, "..", "stores", file), "utf8");
+    const imports = [...source.matchAll(/^import[^;]*?from\s+"([^"]+)"/gms)].map((m) => m[1]);
+    expect(imports.length).toBeGreaterThan(0);
+    expect(imports.filter((name) => name === "undici" || name.startsWith("node:"))).toEqual([]);
   });
 });
