@@ -5,11 +5,17 @@
  * page (workers transfer decoded chunks back).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
 
-import { closePools, create, openArray, type CodecMetadata, type CreateArrayOptions } from "../src/index.js";
-import { MemoryStore } from "../stores/index.js";
+import { ZarrflowError, closePools, create, openArray, type CodecMetadata, type CreateArrayOptions, type DataType } from "../src/index.js";
+import { viewAs } from "../src/dtype.js";
+import { FileSystemStore, MemoryStore } from "../stores/index.js";
 import type { StaticServer } from "../src/cli/static-server.js";
+import { ZARRITA_FIXTURES } from "./helpers/fixtures.js";
+import { elements, expectedDataType, expectedElements, firstMismatch, type FixtureEntry } from "./helpers/fixture-values.js";
 import { buildBrowserForTests, callInPage, launchChromium, openPage, skipWithoutChromium, startTestServer, type BrowserRig } from "./helpers/browser.js";
 
 const HARNESS = "/pages/harness.js";
@@ -50,24 +56,106 @@ async function nodeWrite(): Promise<Record<string, Record<string, string>>> {
   return out;
 }
 
+/** Routes with scripted behaviour for the HttpStore checks (under /scripted/). */
+function scripted(): (request: IncomingMessage, response: ServerResponse) => boolean {
+  const flaky = new Map<string, number>();
+  return (request, response) => {
+    const url = new URL(request.url ?? "/", "http://x");
+    const m = /^\/scripted\/(flaky|bad-range|hang|echo)\/(?:([^/]+)\/)?x$/.exec(url.pathname);
+    if (!m) return false;
+    response.setHeader("Access-Control-Allow-Origin", "*");
+    switch (m[1]) {
+      case "flaky": {
+        const n = (flaky.get(m[2]) ?? 0) + 1;
+        flaky.set(m[2], n);
+        if (n <= 2) response.writeHead(503).end("busy");
+        else response.writeHead(200, { "Content-Type": "application/octet-stream" }).end("flaky-ok");
+        return true;
+      }
+      case "bad-range":
+        // Asked for bytes 0-3, answers with another range of the right length.
+        response.writeHead(206, { "Content-Range": "bytes 10-13/100", "Content-Length": "4" }).end("abcd");
+        return true;
+      case "hang":
+        return true; // never answered; the server closes it at the end
+      case "echo":
+        response.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ token: request.headers["x-token"], hook: request.headers["x-hook"] }));
+        return true;
+    }
+    return false;
+  };
+}
+
+interface PageError {
+  ok: false;
+  name: string;
+  code: string;
+  message: string;
+  path?: string;
+  key?: string;
+  zarrflow: boolean;
+}
+type PageRead = { ok: true; dtype: DataType; shape: number[]; data: string; shared: boolean } | PageError;
+
+/** Damaged arrays on disk, each with the chunk key that was damaged. */
+async function hostileArrays(dir: string): Promise<{ path: string; damage: (file: string) => void; key: string; create: CreateArrayOptions }[]> {
+  const flipByte = (file: string) => {
+    const bytes = readFileSync(file);
+    bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+    writeFileSync(file, bytes);
+  };
+  const garbage = (file: string) => writeFileSync(file, Buffer.from(Array.from({ length: 200 }, (_, i) => (i * 37 + 11) % 256)));
+  const cases = [
+    { path: "zstd-garbage", damage: garbage, key: "c/0/0", create: { shape: [32, 32], chunks: [16, 16], dtype: "float32", codecs: [bytesCodec, { name: "zstd", configuration: { level: 1 } }] } },
+    { path: "crc32c-flipped", damage: flipByte, key: "c/0/0", create: { shape: [32, 32], chunks: [16, 16], dtype: "float32", codecs: [bytesCodec, { name: "crc32c" }] } },
+    { path: "gzip-truncated", damage: (f: string) => truncateSync(f, 20), key: "c/0/0", create: { shape: [32, 32], chunks: [16, 16], dtype: "float32", codecs: [bytesCodec, { name: "gzip", configuration: { level: 1 } }] } },
+    { path: "blosc-garbage", damage: garbage, key: "c/0/0", create: { shape: [32, 32], chunks: [16, 16], dtype: "float32", codecs: [bytesCodec, { name: "blosc", configuration: { cname: "lz4", clevel: 5, shuffle: "shuffle", typesize: 4, blocksize: 0 } }] } },
+    { path: "shard-index-flipped", damage: (f: string) => {
+      const bytes = readFileSync(f);
+      bytes[bytes.length - 6] ^= 0xff; // inside the index (bytes + crc32c at the end)
+      writeFileSync(f, bytes);
+    }, key: "c/0/0", create: { shape: [32, 32], chunks: [8, 8], shards: [32, 32], dtype: "float32", codecs: [bytesCodec, { name: "zstd", configuration: { level: 1 } }] } },
+    { path: "v2-lz4-garbage", damage: garbage, key: "0.0", create: { shape: [32, 32], chunks: [16, 16], dtype: "float32", zarrFormat: 2, compressor: { id: "lz4", acceleration: 1 } } },
+  ] as { path: string; damage: (file: string) => void; key: string; create: CreateArrayOptions }[];
+  const store = new FileSystemStore(dir);
+  for (const c of cases) {
+    const array = await create(store, { ...c.create, path: c.path });
+    const data = new Float32Array(32 * 32).map((_, i) => i + 0.5);
+    await array.write("...", { data, shape: [32, 32], dtype: "float32" }, { workers: 0 });
+    c.damage(path.join(dir, c.path, ...c.key.split("/")));
+  }
+  return cases;
+}
+
 const skip = skipWithoutChromium("browser tests (Chromium)");
 
 describe.skipIf(skip)("zarrflow in Chromium", () => {
   let build: string;
   let rig: BrowserRig;
+  let scratch: string;
+  let hostile: Awaited<ReturnType<typeof hostileArrays>>;
   const servers: Record<"isolated" | "plain", StaticServer> = {} as never;
 
   beforeAll(async () => {
     build = await buildBrowserForTests();
+    scratch = mkdtempSync(path.join(tmpdir(), "zarrflow-browser-data-"));
+    mkdirSync(path.join(scratch, "files"));
+    writeFileSync(path.join(scratch, "files", "hello.txt"), "hello world!");
+    hostile = await hostileArrays(path.join(scratch, "hostile"));
+    // Many small chunks, for aborting a read part way.
+    const many = await create(new FileSystemStore(path.join(scratch, "many")), { shape: [256, 256], chunks: [16, 16], dtype: "int32" });
+    await many.write("...", 7, { workers: 0 });
     rig = await launchChromium();
-    servers.isolated = await startTestServer(build, { isolated: true });
-    servers.plain = await startTestServer(build, { isolated: false });
+    const mounts = { "/scripted/files/": path.join(scratch, "files"), "/scratch/": scratch };
+    servers.isolated = await startTestServer(build, { isolated: true, mounts, intercept: scripted() });
+    servers.plain = await startTestServer(build, { isolated: false, mounts, intercept: scripted() });
   });
 
   afterAll(async () => {
     await rig?.close();
     await Promise.all(Object.values(servers).map((s) => s.close()));
     if (build) rmSync(build, { recursive: true, force: true });
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
     await closePools();
   });
 
@@ -100,6 +188,111 @@ describe.skipIf(skip)("zarrflow in Chromium", () => {
             expect(b64(result.data), `${c.name}: written in the page, read by Node`).toBe(expected);
           }
           expect(errors).toEqual([]);
+        } finally {
+          await page.close();
+        }
+      });
+
+      it("reads the zarrita fixtures (v2, v3, sharded) over HTTP exactly, on 2 workers; what Node rejects it rejects with the same typed error", async () => {
+        const expectedJson = JSON.parse(readFileSync(path.join(ZARRITA_FIXTURES, "expected.json"), "utf8")) as { stores: Record<string, { arrays: Record<string, FixtureEntry> }> };
+        const arrays: { store: string; path: string; entry: FixtureEntry }[] = [];
+        for (const store of ["v2/data.zarr", "v3/data.zarr"]) {
+          for (const [arrayPath, entry] of Object.entries(expectedJson.stores[store].arrays)) arrays.push({ store, path: arrayPath, entry });
+        }
+        const { page } = await openPage(rig, `${servers[mode].url}/pages/blank.html`);
+        let results: PageRead[];
+        try {
+          results = await callInPage<PageRead[]>(page, HARNESS, "readOverHttp", {
+            arrays: arrays.map((a) => ({ url: `/fixtures/zarrita/${a.store}/`, path: a.path })),
+            workers: 2,
+          });
+        } finally {
+          await page.close();
+        }
+        let exact = 0;
+        let sharded = 0;
+        for (const [i, { store, path: arrayPath, entry }] of arrays.entries()) {
+          const got = results[i];
+          // What Node makes of the same array decides what the page must do.
+          const node = await openArray(new FileSystemStore(path.join(ZARRITA_FIXTURES, store), { readOnly: true }), { path: arrayPath })
+            .then((a) => a.read(undefined, { workers: 0 }))
+            .then(() => undefined, (e: ZarrflowError) => e);
+          const where = `${store} ${arrayPath}`;
+          if (node !== undefined) {
+            expect(got.ok, `${where}: Node rejects it (${node.code}), the page read it`).toBe(false);
+            expect((got as PageError).code, where).toBe(node.code);
+            expect((got as PageError).zarrflow, where).toBe(true);
+            continue;
+          }
+          expect(got.ok, `${where}: ${got.ok ? "" : got.message}`).toBe(true);
+          if (!got.ok) continue;
+          const dataType = expectedDataType(entry);
+          expect(got.dtype, where).toBe(dataType);
+          expect(got.shape, where).toEqual(entry.shape);
+          const data = viewAs(dataType, unb64(got.data));
+          const mismatch = firstMismatch(elements(data, dataType), expectedElements(entry, dataType));
+          expect(mismatch, `${where}: ${mismatch}`).toBeUndefined();
+          if (entry.shape.reduce((n, x) => n * x, 1) > 1) expect(got.shared, `${where}: SharedArrayBuffer result`).toBe(mode === "isolated");
+          exact++;
+          if ((entry as FixtureEntry & { shards?: unknown }).shards) sharded++;
+        }
+        console.log(`[zarrflow browser] zarrita fixtures read exactly in Chromium (${mode} page, 2 workers, over HTTP): ${exact} of ${arrays.length} arrays (${sharded} sharded); the rest rejected with the same typed error as on Node`);
+        expect(exact).toBeGreaterThan(0);
+        expect(sharded).toBeGreaterThan(0);
+      });
+
+      it("hostile chunks come back from the workers as the typed errors Node raises, naming the array and chunk", async () => {
+        const { page } = await openPage(rig, `${servers[mode].url}/pages/blank.html`);
+        let results: PageRead[];
+        try {
+          results = await callInPage<PageRead[]>(page, HARNESS, "readOverHttp", { arrays: hostile.map((h) => ({ url: "/scratch/hostile/", path: h.path })), workers: 2 });
+        } finally {
+          await page.close();
+        }
+        for (const [i, h] of hostile.entries()) {
+          const node = await openArray(new FileSystemStore(path.join(scratch, "hostile"), { readOnly: true }), { path: h.path })
+            .then((a) => a.read(undefined, { workers: 0 }))
+            .then(() => undefined, (e: ZarrflowError) => e);
+          expect(node, `${h.path}: Node reads the damaged array`).toBeInstanceOf(ZarrflowError);
+          const got = results[i] as PageError;
+          expect(got.ok, h.path).toBe(false);
+          expect(got.zarrflow, `${h.path}: ${got.name}: ${got.message}`).toBe(true);
+          expect(got.code, `${h.path}: ${got.message}`).toBe(node!.code);
+          expect(got.path, h.path).toBe(h.path);
+          expect(got.key ?? "", `${h.path}: ${got.message}`).toContain(h.key);
+        }
+      });
+
+      it("an abort stops a read part way with AbortError", async () => {
+        const { page } = await openPage(rig, `${servers[mode].url}/pages/blank.html`);
+        try {
+          const got = await callInPage<PageError & { landed: number; total: number }>(page, HARNESS, "abortRead", { url: "/scratch/many/", path: "", afterChunks: 3, workers: 2 });
+          expect(got.ok).toBe(false);
+          expect(got.code, got.message).toBe("ABORTED");
+          expect(got.landed).toBeGreaterThanOrEqual(3);
+          expect(got.landed).toBeLessThan(got.total);
+        } finally {
+          await page.close();
+        }
+      });
+
+      it("HttpStore on the page's fetch: ranges checked against Content-Range, retries, timeouts, abort, headers and onRequest", async () => {
+        const { page } = await openPage(rig, `${servers[mode].url}/pages/blank.html`);
+        try {
+          const r = await callInPage<Record<string, { ok: boolean; value?: unknown; code?: string; name?: string; message?: string }>>(page, HARNESS, "httpStoreChecks", { base: "/scripted/" });
+          expect(r.whole).toEqual({ ok: true, value: "hello world!" });
+          expect(r.range).toEqual({ ok: true, value: "world" });
+          expect(r.suffix).toEqual({ ok: true, value: "rld!" });
+          expect(r.absent).toEqual({ ok: true, value: true });
+          expect(r.retried).toEqual({ ok: true, value: { value: "flaky-ok", attempts: 3 } });
+          expect(r.badRange.ok).toBe(false);
+          expect(r.badRange.name, r.badRange.message).toBe("HttpStoreError");
+          expect(r.badRange.message).toMatch(/Content-Range/i);
+          expect(r.timeout.ok).toBe(false);
+          expect(r.timeout.name, r.timeout.message).toBe("HttpStoreError");
+          expect(r.abort.ok).toBe(false);
+          expect(r.abort.code, r.abort.message).toBe("ABORTED");
+          expect(r.headers).toEqual({ ok: true, value: { token: "from-headers", hook: "from-hook" } });
         } finally {
           await page.close();
         }

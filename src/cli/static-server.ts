@@ -92,6 +92,9 @@ async function serve(mounts: [string, string][], isolated: boolean, request: Inc
   setCommonHeaders(response, isolated);
   const method = request.method ?? "GET";
   if (method === "OPTIONS") {
+    // A preflight may ask for any request header (auth tokens of the page's choosing).
+    const asked = request.headers["access-control-request-headers"];
+    if (asked) response.setHeader("Access-Control-Allow-Headers", asked);
     response.writeHead(204).end();
     return;
   }

@@ -1,7 +1,7 @@
 // In-page helpers for test/browser.test.ts: the page imports zarrflow's browser build as a
 // page would (/zarrflow/index.js, found through no bundler) and reports plain data back.
 import * as zarrflow from "/zarrflow/index.js";
-import { MemoryStore } from "/zarrflow/stores.js";
+import { HttpStore, MemoryStore } from "/zarrflow/stores.js";
 
 export { zarrflow };
 
@@ -80,5 +80,96 @@ export async function readCases({ stores, workers }) {
     };
   }
   await zarrflow.closePools();
+  return out;
+}
+
+const errorData = (e) => ({ ok: false, name: e?.constructor?.name, code: e?.code, message: String(e?.message ?? e), path: e?.path, key: e?.key, zarrflow: e instanceof zarrflow.ZarrflowError });
+
+/** Opens and reads whole arrays over HTTP (`arrays`: store folder URL + array path each). */
+export async function readOverHttp({ arrays, workers }) {
+  const stores = new Map();
+  const out = [];
+  for (const { url, path } of arrays) {
+    if (!stores.has(url)) stores.set(url, new HttpStore(new URL(url, location.href), { readOnly: true }));
+    try {
+      const array = await zarrflow.openArray(stores.get(url), { path });
+      const result = await array.read(undefined, { workers });
+      out.push({ ok: true, dtype: result.dtype, shape: result.shape, data: toBase64(bytesOf(result.data)), shared: Object.prototype.toString.call(result.data.buffer) === "[object SharedArrayBuffer]" });
+    } catch (e) {
+      out.push(errorData(e));
+    }
+  }
+  await zarrflow.closePools();
+  return out;
+}
+
+/** Starts a read over HTTP, aborts it once `afterChunks` chunks have landed; reports how it ended. */
+export async function abortRead({ url, path, afterChunks, workers }) {
+  const array = await zarrflow.openArray(new HttpStore(new URL(url, location.href), { readOnly: true }), { path });
+  const controller = new AbortController();
+  let landed = 0;
+  const started = performance.now();
+  try {
+    await array.read(undefined, {
+      workers,
+      signal: controller.signal,
+      onProgress: (p) => {
+        landed = p.chunksDone;
+        if (p.chunksDone >= afterChunks) controller.abort();
+      },
+    });
+    return { ok: true, landed };
+  } catch (e) {
+    return { ...errorData(e), landed, total: array.shape.reduce((n, s, d) => n * Math.ceil(s / array.chunks[d]), 1), ms: performance.now() - started };
+  } finally {
+    await zarrflow.closePools();
+  }
+}
+
+/** The HttpStore contract points that depend on the runtime's fetch, against the scripted routes of the test server. */
+export async function httpStoreChecks({ base }) {
+  const url = (p) => new URL(p, new URL(base, location.href)).href;
+  const out = {};
+  const attempt = async (fn) => {
+    try {
+      return { ok: true, value: await fn() };
+    } catch (e) {
+      return errorData(e);
+    }
+  };
+  const text = (bytes) => (bytes === undefined ? undefined : new TextDecoder().decode(bytes));
+  const fast = { baseDelayMs: 10, maxDelayMs: 50 };
+
+  const plain = new HttpStore(url("files/"), { readOnly: true });
+  out.whole = await attempt(async () => text(await plain.get("hello.txt")));
+  out.range = await attempt(async () => text(await plain.get("hello.txt", { offset: 6, length: 5 })));
+  out.suffix = await attempt(async () => text(await plain.get("hello.txt", { suffixLength: 4 })));
+  out.absent = await attempt(async () => (await plain.get("missing.txt")) === undefined);
+
+  const seen = [];
+  const flaky = new HttpStore(url(`flaky/${Math.random().toString(36).slice(2)}/`), {
+    readOnly: true,
+    retry: fast,
+    onRequest: (request) => {
+      seen.push(request.method);
+      return request;
+    },
+  });
+  out.retried = await attempt(async () => ({ value: text(await flaky.get("x")), attempts: seen.length }));
+
+  out.badRange = await attempt(() => new HttpStore(url("bad-range/"), { readOnly: true, retry: fast }).get("x", { offset: 0, length: 4 }));
+  out.timeout = await attempt(() => new HttpStore(url("hang/"), { readOnly: true, timeoutMs: 200, retry: { ...fast, attempts: 2 } }).get("x"));
+
+  const controller = new AbortController();
+  const aborting = new HttpStore(url("hang/"), { readOnly: true, timeoutMs: 0 }).get("x", undefined, { signal: controller.signal });
+  setTimeout(() => controller.abort(), 100);
+  out.abort = await attempt(() => aborting);
+
+  const echo = new HttpStore(url("echo/"), {
+    readOnly: true,
+    headers: { "x-token": "from-headers" },
+    onRequest: (request) => ({ ...request, headers: { ...request.headers, "x-hook": "from-hook" } }),
+  });
+  out.headers = await attempt(async () => JSON.parse(text(await echo.get("x"))));
   return out;
 }
