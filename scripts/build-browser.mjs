@@ -32,7 +32,7 @@ const swaps = [
   [path.join(root, "stores/http-transport-undici.ts"), path.join(root, "src/platform/browser/no-undici.ts")],
 ];
 
-const seam = {
+export const seamPlugin = {
   name: "zarrflow-runtime-seam",
   setup(b) {
     b.onResolve({ filter: /.*/ }, async (args) => {
@@ -63,7 +63,7 @@ export async function buildBrowser({ outdir = path.join(root, "dist/browser"), w
     conditions: ["browser"],
     // rxjs is the page's own (a peer dependency): left as a bare import for its import map or bundler.
     external: ["rxjs"],
-    plugins: [seam],
+    plugins: [seamPlugin],
     minify,
     sourcemap: write,
     metafile: true,

@@ -22,6 +22,7 @@ Commands:
   get <url>                a selection to stdout as JSON, .npy or raw bytes
   copy <src-url> <dst-url> copy an array or group, converting format, chunks, shards and codecs
   bench                    a quick write/read benchmark on a generated array
+  serve <path|url>         the live viewer in a browser, and a local store over HTTP
 
 A <url> is a path, file://, memory:// (in-process), http:// or https:// location.
 Run "zarrflow <command> --help" for a command's options.
@@ -35,6 +36,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   get: async () => (await import("./cli/get.js")).runGet,
   copy: async () => (await import("./cli/copy.js")).runCopy,
   bench: async () => (await import("./cli/bench.js")).runBench,
+  serve: async () => (await import("./cli/serve.js")).runServe,
 };
 
 const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;

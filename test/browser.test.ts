@@ -16,7 +16,7 @@ import { FileSystemStore, MemoryStore } from "../stores/index.js";
 import type { StaticServer } from "../src/cli/static-server.js";
 import { ZARRITA_FIXTURES } from "./helpers/fixtures.js";
 import { elements, expectedDataType, expectedElements, firstMismatch, type FixtureEntry } from "./helpers/fixture-values.js";
-import { buildBrowserForTests, callInPage, launchChromium, openPage, skipWithoutChromium, startTestServer, type BrowserRig } from "./helpers/browser.js";
+import { ROOT, buildBrowserForTests, callInPage, launchChromium, openPage, skipWithoutChromium, startTestServer, type BrowserRig } from "./helpers/browser.js";
 
 const HARNESS = "/pages/harness.js";
 const SHAPE = [64, 80];
@@ -127,6 +127,23 @@ async function hostileArrays(dir: string): Promise<{ path: string; damage: (file
   return cases;
 }
 
+/** The viewer's test array: three slices of a wave pattern, in sharded zstd. */
+const VIEWER_ARRAY = { shape: [3, 192, 256], chunks: [1, 32, 32], shards: [1, 64, 128], dtype: "float32" as const, dimensionNames: ["time", "y", "x"] };
+
+function viewerValues(): Float32Array {
+  const [t, h, w] = VIEWER_ARRAY.shape;
+  const out = new Float32Array(t * h * w);
+  for (let k = 0; k < t; k++) {
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const wave = Math.sin((x + 20 * k) / 17) * Math.cos((y - 9 * k) / 13);
+        out[(k * h + y) * w + x] = 500 + 420 * wave * (0.6 + 0.4 * Math.sin((x + y) / 61)) + (x - w / 2) * 0.3;
+      }
+    }
+  }
+  return out;
+}
+
 const skip = skipWithoutChromium("browser tests (Chromium)");
 
 describe.skipIf(skip)("zarrflow in Chromium", () => {
@@ -145,6 +162,8 @@ describe.skipIf(skip)("zarrflow in Chromium", () => {
     // Many small chunks, for aborting a read part way.
     const many = await create(new FileSystemStore(path.join(scratch, "many")), { shape: [256, 256], chunks: [16, 16], dtype: "int32" });
     await many.write("...", 7, { workers: 0 });
+    const viewer = await create(new FileSystemStore(path.join(scratch, "viewer.zarr")), { ...VIEWER_ARRAY, attributes: { vmin: 0, vmax: 1000 } } as CreateArrayOptions);
+    await viewer.write("...", { data: viewerValues(), shape: VIEWER_ARRAY.shape, dtype: "float32" }, { workers: 0 });
     rig = await launchChromium();
     const mounts = { "/scripted/files/": path.join(scratch, "files"), "/scratch/": scratch };
     servers.isolated = await startTestServer(build, { isolated: true, mounts, intercept: scripted() });
@@ -157,6 +176,43 @@ describe.skipIf(skip)("zarrflow in Chromium", () => {
     if (build) rmSync(build, { recursive: true, force: true });
     if (scratch) rmSync(scratch, { recursive: true, force: true });
     await closePools();
+  });
+
+  it("the viewer paints each chunk of the slice with the colour map, and repaints when a slider moves (pixels checked against the data)", async () => {
+    const { paint } = (await import("../examples/viewer/colormap.js" as string)) as { paint: (data: ArrayLike<number>, rows: number, cols: number, min: number, max: number) => Uint8ClampedArray };
+    const { page, errors } = await openPage(rig, `${servers.isolated.url}/viewer/index.html?store=/scratch/viewer.zarr/`);
+    try {
+      await page.setViewportSize({ width: 900, height: 860 });
+      const array = await openArray(new FileSystemStore(path.join(scratch, "viewer.zarr"), { readOnly: true }));
+      const [, rows, cols] = VIEWER_ARRAY.shape;
+      const canvasPixels = async () => unb64(await page.evaluate(`(() => {
+        const c = document.getElementById("canvas");
+        const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+        let s = ""; for (let i = 0; i < d.length; i += 0x8000) s += String.fromCharCode(...d.subarray(i, i + 0x8000));
+        return btoa(s);
+      })()`));
+      for (const t of [0, 2, 1]) {
+        if (t !== 0) {
+          // Two moves in a row: the first read is cancelled, the second one paints.
+          await page.evaluate(`(() => { const s = document.getElementById("dim0"); for (const v of ["${(t + 1) % 3}", "${t}"]) { s.value = v; s.dispatchEvent(new Event("input")); } })()`);
+        }
+        await page.waitForFunction(`document.body.dataset.state === "done" || document.body.dataset.state === "error"`, undefined, { timeout: 30_000 });
+        expect(await page.evaluate(`document.body.dataset.state`), await page.evaluate(`document.getElementById("status").textContent`)).toBe("done");
+        const slice = await array.read(`${t}, :, :`, { workers: 0 });
+        const expected = paint(slice.data as Float32Array, rows, cols, 0, 1000);
+        const got = await canvasPixels();
+        expect(got.length).toBe(rows * cols * 4);
+        let mismatches = 0;
+        for (let i = 0; i < got.length; i++) if (got[i] !== expected[i]) mismatches++;
+        expect(mismatches, `slice ${t}: pixels differing from the colour-mapped data`).toBe(0);
+        expect(await page.evaluate(`document.getElementById("progress").value`)).toBe((rows / 32) * (cols / 32));
+      }
+      const shot = await page.screenshot({ path: process.env.ZARRFLOW_UPDATE_SCREENSHOT ? path.join(ROOT, "docs", "viewer.png") : path.join(scratch, "viewer.png") });
+      expect(shot.subarray(1, 4).toString()).toBe("PNG");
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
   });
 
   for (const mode of ["isolated", "plain"] as const) {
