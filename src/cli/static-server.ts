@@ -19,8 +19,11 @@ export interface StaticServerOptions {
   port?: number;
   /** Interface to listen on (default 127.0.0.1). */
   host?: string;
-  /** Answers a request before the mounts do; returns true when it did (tests inject faults). */
-  intercept?: (request: IncomingMessage, response: ServerResponse) => boolean;
+  /**
+   * Sees every request before the mounts do; returns (or resolves to) true when it answered it
+   * itself. Tests inject faults and delays with it.
+   */
+  intercept?: (request: IncomingMessage, response: ServerResponse) => boolean | Promise<boolean>;
 }
 
 export interface StaticServer {
@@ -145,8 +148,10 @@ export async function startStaticServer(options: StaticServerOptions): Promise<S
     .map(([prefix, dir]) => [prefix.endsWith("/") ? prefix : `${prefix}/`, path.resolve(dir)] as [string, string])
     .sort((a, b) => b[0].length - a[0].length);
   const server = createServer((request, response) => {
-    if (options.intercept?.(request, response)) return;
-    serve(mounts, isolated, request, response).catch(() => {
+    void (async () => {
+      if (await options.intercept?.(request, response)) return;
+      await serve(mounts, isolated, request, response);
+    })().catch(() => {
       if (!response.headersSent) response.writeHead(500).end();
       else response.destroy();
     });
