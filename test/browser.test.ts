@@ -14,6 +14,7 @@ import { ZarrflowError, closePools, create, openArray, type CodecMetadata, type 
 import { viewAs } from "../src/dtype.js";
 import { FileSystemStore, MemoryStore } from "../stores/index.js";
 import type { StaticServer } from "../src/cli/static-server.js";
+import type { Page } from "playwright-core";
 import { ZARRITA_FIXTURES } from "./helpers/fixtures.js";
 import { elements, expectedDataType, expectedElements, firstMismatch, type FixtureEntry } from "./helpers/fixture-values.js";
 import { ROOT, buildBrowserForTests, callInPage, launchChromium, openPage, skipWithoutChromium, startTestServer, type BrowserRig } from "./helpers/browser.js";
@@ -217,36 +218,41 @@ describe.skipIf(skip)("zarrflow in Chromium", () => {
 
   for (const mode of ["isolated", "plain"] as const) {
     describe(`${mode} page`, () => {
+      // One page per mode: its worker pool is started once and serves every test below.
+      let page: Page;
+      let errors: string[];
+      beforeAll(async () => {
+        ({ page, errors } = await openPage(rig, `${servers[mode].url}/pages/blank.html`));
+      });
+      afterAll(async () => {
+        await page?.close();
+      });
+
       it(`every codec chain round-trips between Node's backends and the page's, on a worker pool (${mode === "isolated" ? "SharedArrayBuffer" : "transfer"})`, async () => {
-        const { page, errors } = await openPage(rig, `${servers[mode].url}/pages/blank.html`);
-        try {
-          const env = await callInPage(page, HARNESS, "environment");
-          expect(env).toEqual({ crossOriginIsolated: mode === "isolated", sharedArrayBuffer: mode === "isolated" ? "function" : "undefined", zstd: "wasm" });
+        const env = await callInPage(page, HARNESS, "environment");
+        expect(env).toEqual({ crossOriginIsolated: mode === "isolated", sharedArrayBuffer: mode === "isolated" ? "function" : "undefined", zstd: "wasm" });
 
-          // Node (zstd-napi, node:zlib) writes; the page (WASM, fflate) reads on 2 workers.
-          const stores = await nodeWrite();
-          const read = await callInPage<Record<string, { whole: string; byChunk: string; shared: boolean; chunks: number }>>(page, HARNESS, "readCases", { stores, workers: 2 });
-          const expected = b64(values());
-          for (const c of CASES) {
-            const got = read[c.name];
-            expect(got.whole, `${c.name}: whole read`).toBe(expected);
-            expect(got.byChunk, `${c.name}: readChunks`).toBe(expected);
-            expect(got.shared, `${c.name}: result in a SharedArrayBuffer`).toBe(mode === "isolated");
-            expect(got.chunks).toBeGreaterThan(1);
-          }
-
-          // The page writes on 2 workers; Node reads what it wrote.
-          const written = await callInPage<Record<string, Record<string, string>>>(page, HARNESS, "writeCases", { cases: CASES, values: expected, workers: 2 });
-          for (const c of CASES) {
-            const store = new MemoryStore(Object.fromEntries(Object.entries(written[c.name]).map(([k, v]) => [k, unb64(v)])));
-            const array = await openArray(store);
-            const result = await array.read(undefined, { workers: 0 });
-            expect(b64(result.data), `${c.name}: written in the page, read by Node`).toBe(expected);
-          }
-          expect(errors).toEqual([]);
-        } finally {
-          await page.close();
+        // Node (zstd-napi, node:zlib) writes; the page (WASM, fflate) reads on 2 workers.
+        const stores = await nodeWrite();
+        const read = await callInPage<Record<string, { whole: string; byChunk: string; shared: boolean; chunks: number }>>(page, HARNESS, "readCases", { stores, workers: 2 });
+        const expected = b64(values());
+        for (const c of CASES) {
+          const got = read[c.name];
+          expect(got.whole, `${c.name}: whole read`).toBe(expected);
+          expect(got.byChunk, `${c.name}: readChunks`).toBe(expected);
+          expect(got.shared, `${c.name}: result in a SharedArrayBuffer`).toBe(mode === "isolated");
+          expect(got.chunks).toBeGreaterThan(1);
         }
+
+        // The page writes on 2 workers; Node reads what it wrote.
+        const written = await callInPage<Record<string, Record<string, string>>>(page, HARNESS, "writeCases", { cases: CASES, values: expected, workers: 2 });
+        for (const c of CASES) {
+          const store = new MemoryStore(Object.fromEntries(Object.entries(written[c.name]).map(([k, v]) => [k, unb64(v)])));
+          const array = await openArray(store);
+          const result = await array.read(undefined, { workers: 0 });
+          expect(b64(result.data), `${c.name}: written in the page, read by Node`).toBe(expected);
+        }
+        expect(errors).toEqual([]);
       });
 
       it("reads the zarrita fixtures (v2, v3, sharded) over HTTP exactly, on 2 workers; what Node rejects it rejects with the same typed error", async () => {
@@ -255,16 +261,10 @@ describe.skipIf(skip)("zarrflow in Chromium", () => {
         for (const store of ["v2/data.zarr", "v3/data.zarr"]) {
           for (const [arrayPath, entry] of Object.entries(expectedJson.stores[store].arrays)) arrays.push({ store, path: arrayPath, entry });
         }
-        const { page } = await openPage(rig, `${servers[mode].url}/pages/blank.html`);
-        let results: PageRead[];
-        try {
-          results = await callInPage<PageRead[]>(page, HARNESS, "readOverHttp", {
-            arrays: arrays.map((a) => ({ url: `/fixtures/zarrita/${a.store}/`, path: a.path })),
-            workers: 2,
-          });
-        } finally {
-          await page.close();
-        }
+        const results = await callInPage<PageRead[]>(page, HARNESS, "readOverHttp", {
+          arrays: arrays.map((a) => ({ url: `/fixtures/zarrita/${a.store}/`, path: a.path })),
+          workers: 2,
+        });
         let exact = 0;
         let sharded = 0;
         for (const [i, { store, path: arrayPath, entry }] of arrays.entries()) {
@@ -298,13 +298,7 @@ describe.skipIf(skip)("zarrflow in Chromium", () => {
       });
 
       it("hostile chunks come back from the workers as the typed errors Node raises, naming the array and chunk", async () => {
-        const { page } = await openPage(rig, `${servers[mode].url}/pages/blank.html`);
-        let results: PageRead[];
-        try {
-          results = await callInPage<PageRead[]>(page, HARNESS, "readOverHttp", { arrays: hostile.map((h) => ({ url: "/scratch/hostile/", path: h.path })), workers: 2 });
-        } finally {
-          await page.close();
-        }
+        const results = await callInPage<PageRead[]>(page, HARNESS, "readOverHttp", { arrays: hostile.map((h) => ({ url: "/scratch/hostile/", path: h.path })), workers: 2 });
         for (const [i, h] of hostile.entries()) {
           const node = await openArray(new FileSystemStore(path.join(scratch, "hostile"), { readOnly: true }), { path: h.path })
             .then((a) => a.read(undefined, { workers: 0 }))
@@ -320,38 +314,31 @@ describe.skipIf(skip)("zarrflow in Chromium", () => {
       });
 
       it("an abort stops a read part way with AbortError", async () => {
-        const { page } = await openPage(rig, `${servers[mode].url}/pages/blank.html`);
-        try {
-          const got = await callInPage<PageError & { landed: number; total: number }>(page, HARNESS, "abortRead", { url: "/scratch/many/", path: "", afterChunks: 3, workers: 2 });
-          expect(got.ok).toBe(false);
-          expect(got.code, got.message).toBe("ABORTED");
-          expect(got.landed).toBeGreaterThanOrEqual(3);
-          expect(got.landed).toBeLessThan(got.total);
-        } finally {
-          await page.close();
-        }
+        const got = await callInPage<PageError & { landed: number; total: number }>(page, HARNESS, "abortRead", { url: "/scratch/many/", path: "", afterChunks: 3, workers: 2 });
+        expect(got.ok).toBe(false);
+        expect(got.code, got.message).toBe("ABORTED");
+        expect(got.landed).toBeGreaterThanOrEqual(3);
+        expect(got.landed).toBeLessThan(got.total);
+        // The pool survives an aborted read: the next one succeeds.
+        const after = await callInPage<PageRead[]>(page, HARNESS, "readOverHttp", { arrays: [{ url: "/scratch/many/", path: "" }], workers: 2 });
+        expect(after[0].ok, after[0].ok ? "" : after[0].message).toBe(true);
       });
 
       it("HttpStore on the page's fetch: ranges checked against Content-Range, retries, timeouts, abort, headers and onRequest", async () => {
-        const { page } = await openPage(rig, `${servers[mode].url}/pages/blank.html`);
-        try {
-          const r = await callInPage<Record<string, { ok: boolean; value?: unknown; code?: string; name?: string; message?: string }>>(page, HARNESS, "httpStoreChecks", { base: "/scripted/" });
-          expect(r.whole).toEqual({ ok: true, value: "hello world!" });
-          expect(r.range).toEqual({ ok: true, value: "world" });
-          expect(r.suffix).toEqual({ ok: true, value: "rld!" });
-          expect(r.absent).toEqual({ ok: true, value: true });
-          expect(r.retried).toEqual({ ok: true, value: { value: "flaky-ok", attempts: 3 } });
-          expect(r.badRange.ok).toBe(false);
-          expect(r.badRange.name, r.badRange.message).toBe("HttpStoreError");
-          expect(r.badRange.message).toMatch(/Content-Range/i);
-          expect(r.timeout.ok).toBe(false);
-          expect(r.timeout.name, r.timeout.message).toBe("HttpStoreError");
-          expect(r.abort.ok).toBe(false);
-          expect(r.abort.code, r.abort.message).toBe("ABORTED");
-          expect(r.headers).toEqual({ ok: true, value: { token: "from-headers", hook: "from-hook" } });
-        } finally {
-          await page.close();
-        }
+        const r = await callInPage<Record<string, { ok: boolean; value?: unknown; code?: string; name?: string; message?: string }>>(page, HARNESS, "httpStoreChecks", { base: "/scripted/" });
+        expect(r.whole).toEqual({ ok: true, value: "hello world!" });
+        expect(r.range).toEqual({ ok: true, value: "world" });
+        expect(r.suffix).toEqual({ ok: true, value: "rld!" });
+        expect(r.absent).toEqual({ ok: true, value: true });
+        expect(r.retried).toEqual({ ok: true, value: { value: "flaky-ok", attempts: 3 } });
+        expect(r.badRange.ok).toBe(false);
+        expect(r.badRange.name, r.badRange.message).toBe("HttpStoreError");
+        expect(r.badRange.message).toMatch(/Content-Range/i);
+        expect(r.timeout.ok).toBe(false);
+        expect(r.timeout.name, r.timeout.message).toBe("HttpStoreError");
+        expect(r.abort.ok).toBe(false);
+        expect(r.abort.code, r.abort.message).toBe("ABORTED");
+        expect(r.headers).toEqual({ ok: true, value: { token: "from-headers", hook: "from-hook" } });
       });
     });
   }

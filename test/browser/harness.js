@@ -49,7 +49,6 @@ export async function writeCases({ cases, values, workers }) {
     await array.write("...", { data, shape: c.create.shape, dtype: "float32" }, { workers });
     out[c.name] = await entriesOf(store);
   }
-  await zarrflow.closePools();
   return out;
 }
 
@@ -79,7 +78,6 @@ export async function readCases({ stores, workers }) {
       rows,
     };
   }
-  await zarrflow.closePools();
   return out;
 }
 
@@ -99,7 +97,6 @@ export async function readOverHttp({ arrays, workers }) {
       out.push(errorData(e));
     }
   }
-  await zarrflow.closePools();
   return out;
 }
 
@@ -121,8 +118,6 @@ export async function abortRead({ url, path, afterChunks, workers }) {
     return { ok: true, landed };
   } catch (e) {
     return { ...errorData(e), landed, total: array.shape.reduce((n, s, d) => n * Math.ceil(s / array.chunks[d]), 1), ms: performance.now() - started };
-  } finally {
-    await zarrflow.closePools();
   }
 }
 
