@@ -21,7 +21,7 @@ import { json, markdown, type RunInfo } from "./lib/report.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, "..");
-const GROUPS = ["read", "write", "latency", "small", "copy", "ceiling", "sharded-read", "shard-latency", "shard-patch", "http", "queue"] as const;
+const GROUPS = ["read", "write", "latency", "small", "copy", "ceiling", "sharded-read", "shard-latency", "shard-patch", "http", "queue", "browser"] as const;
 type Group = (typeof GROUPS)[number];
 
 interface Args {
@@ -78,7 +78,7 @@ function jobs(args: Args): Job[] {
   if (args.only.has("sharded-read") || args.only.has("shard-latency") || args.only.has("http")) datasets.push("sharded");
   if (args.only.has("shard-patch")) datasets.push("patch");
   // The HTTP workload reads the zstd-1 array of workload 1 (only that codec, unless `read` needs them all).
-  if (args.only.has("http") && !datasets.includes("full")) datasets.push("full-zstd-1");
+  if ((args.only.has("http") || args.only.has("browser")) && !datasets.includes("full") && !datasets.includes("full-zstd-1")) datasets.push("full-zstd-1");
   if (datasets.length) job("prepare", "zarrflow", { datasets });
   for (const kind of ["read", "write"] as const) {
     if (!args.only.has(kind)) continue;
@@ -103,6 +103,8 @@ function jobs(args: Args): Job[] {
     for (const variant of ["chunked", "sharded"]) for (const impl of ["zarrflow-c8", "zarrflow-c32", "zarrita", "zarrita-coalesce"]) job("http", impl, { variant });
   }
   if (args.only.has("queue")) job("queue", "zarrflow");
+  // Workload 10 runs both libraries in one page, so it is one job with two rows.
+  if (args.only.has("browser")) job("browser", "zarrflow+zarrita");
   return out;
 }
 
@@ -133,7 +135,7 @@ function runChild(job: Job): Promise<Result[]> {
       if (results) return resolvePromise(results);
       const why = error ?? `exited with ${signal ?? code}`;
       process.stderr.write(`  FAILED: ${why}\n`);
-      const group = { read: "1", write: "1", latency: "2", small: "3", copy: "4", ceiling: "5", "sharded-read": "6", "shard-latency": "7", "shard-patch": "8", http: "9", queue: "10", prepare: "prepare" }[job.kind];
+      const group = { read: "1", write: "1", latency: "2", small: "3", copy: "4", ceiling: "5", "sharded-read": "6", "shard-latency": "7", "shard-patch": "8", http: "9", queue: "10", browser: "11", prepare: "prepare" }[job.kind];
       resolvePromise([
         { group, workload: describe(job), impl: job.impl, mibps: null, ms: null, runsMs: [], peakRssMiB: null, note: `failed: ${why.split("\n")[0]}` },
       ]);

@@ -3,7 +3,7 @@
  * or deletes it, with at most `concurrency` store calls in flight. Items for the same key are
  * applied in arrival order (serialised); different keys go in parallel.
  */
-import { setMaxListeners } from "node:events";
+import { platform } from "../src/platform/current.js";
 import type { Store } from "../src/store.js";
 import { UnsupportedOperationError, asAbortError } from "../src/errors.js";
 
@@ -30,7 +30,7 @@ export function commit<T extends CommitItem>(store: Store, options: CommitOption
   // Each store call in flight may add an "abort" listener: give them a signal of our own that
   // follows the caller's, so `concurrency` above 10 does not trip Node's leak warning on it.
   const signal = options.signal && AbortSignal.any([options.signal]);
-  if (signal) setMaxListeners(0, signal);
+  if (signal) platform.unlimitedListeners(signal);
   const call = { signal };
 
   const apply = async (item: T): Promise<void> => {

@@ -1,26 +1,22 @@
 /**
- * The worker pool behind the compute stage. Workers are started with threads.js (`spawn`,
- * `Transfer`) but scheduled here, not by threads' Pool (which waits on a setTimeout per task,
- * ~0.65 ms). Each worker is handed a MessagePort at start and tasks travel on it as plain
+ * The worker pool behind the compute stage. Workers are started by the runtime (Node:
+ * worker_threads through threads.js; browsers: module Web Workers) but scheduled
+ * here, not by threads' Pool (which waits on a setTimeout per task, ~0.65 ms). Each worker is handed a MessagePort at start and tasks travel on it as plain
  * messages with transfer lists (warm, threads' own call path costs ≈ 20 µs of main-thread time
  * per call, the port ≈ 8 µs). Each worker takes at most `tasksPerWorker` tasks at once, a task goes to the
  * least-loaded worker, and a caller that finds every slot busy waits for one — there is no
- * unbounded queue. Workers are unref'ed while idle, so the pool never keeps a process alive,
+ * unbounded queue. Workers are unref'ed while idle (Node), so the pool never keeps a process alive,
  * and are started lazily on first use.
  */
-import { availableParallelism } from "node:os";
-import { MessageChannel, type MessagePort } from "node:worker_threads";
 import { ZarrflowError, deserializeError, type SerializedError } from "../src/errors.js";
+import { platform } from "../src/platform/current.js";
+import type { WorkerHandle } from "../src/platform/types.js";
 import type { TaskMessage, TaskReply } from "../src/worker.js";
 
-type ThreadsModule = typeof import("threads");
-type RawWorker = import("node:worker_threads").Worker;
-
 interface Slot {
-  thread: Record<string, (arg: unknown) => Promise<unknown>>;
-  worker: RawWorker;
-  /** The task channel to this worker, and the callers waiting on it by task id. */
-  port: MessagePort;
+  /** The worker (started by the runtime's spawnWorker, src/platform/) and its task channel. */
+  handle: WorkerHandle;
+  /** The callers waiting on the task channel, by task id. */
   replies: Map<number, { resolve: (result: TaskReply["result"]) => void; reject: (error: Error) => void }>;
   nextId: number;
   inFlight: number;
@@ -43,36 +39,6 @@ export class WorkerExitedError extends ZarrflowError {
   override readonly code: string = "WORKER_EXITED";
 }
 
-let threadsModule: Promise<ThreadsModule> | undefined;
-
-/**
- * Loads threads.js once. Importing it installs SIGINT/SIGTERM handlers that terminate every
- * worker and call process.exit(0) — a library must not take over signals, so those handlers
- * are removed again right after the import.
- */
-function loadThreads(): Promise<ThreadsModule> {
-  threadsModule ??= (async () => {
-    const before = { SIGINT: process.listeners("SIGINT"), SIGTERM: process.listeners("SIGTERM") };
-    const mod = await import("threads");
-    for (const signal of ["SIGINT", "SIGTERM"] as const) {
-      for (const listener of process.listeners(signal)) {
-        if (!before[signal].includes(listener)) process.removeListener(signal, listener);
-      }
-    }
-    return mod;
-  })();
-  return threadsModule;
-}
-
-/**
- * The worker script: the built JS, or the tsx bootstrap when running from source. threads.js
- * resolves it relative to the calling file (this one), so the path is relative.
- */
-function workerScript(): string {
-  const fromSource = import.meta.url.endsWith(".ts");
-  return fromSource ? "../src/worker-bootstrap.mjs" : "../src/worker.js";
-}
-
 export class WorkerPool {
   readonly size: number;
   readonly tasksPerWorker: number;
@@ -83,7 +49,7 @@ export class WorkerPool {
   private respawning = 0;
 
   constructor(options: WorkerPoolOptions = {}) {
-    this.size = Math.max(1, Math.floor(options.size ?? Math.min(8, availableParallelism())));
+    this.size = Math.max(1, Math.floor(options.size ?? platform.parallelism()));
     this.tasksPerWorker = Math.max(1, Math.floor(options.tasksPerWorker ?? 2));
   }
 
@@ -103,17 +69,14 @@ export class WorkerPool {
 
   /** Starts the worker for `slots[i]`; when it exits while the pool is open, a replacement takes its place. */
   private async spawnSlot(slots: Slot[], i: number): Promise<Slot> {
-    const { spawn, Worker } = await loadThreads();
-    const worker = new Worker(workerScript()) as unknown as RawWorker;
-    const thread = (await spawn(worker as never, { timeout: 60_000 })) as unknown as Slot["thread"];
-    // Tasks travel on a port of their own (see src/worker.ts `connect`), handed over once.
-    const { Transfer } = await loadThreads();
-    const channel = new MessageChannel();
-    await thread.connect(Transfer(channel.port2 as never, [channel.port2 as never]));
-    const port = channel.port1;
+    const handle = await platform.spawnWorker();
     const replies: Slot["replies"] = new Map();
-    port.on("message", (reply: TaskReply) => replies.get(reply.id)?.resolve(reply.result));
-    port.unref();
+    handle.port.onmessage = (event) => {
+      const reply = event.data as TaskReply;
+      replies.get(reply.id)?.resolve(reply.result);
+    };
+    // Listening refs the port again (Node): idle until a task is sent.
+    handle.unref();
     // Tasks in flight on a worker that exits would never be answered: fail them. (Not by racing
     // each reply against a never-settling "exited" promise: every race leaves a reaction on it
     // that keeps the task's result alive for the worker's lifetime.)
@@ -124,17 +87,16 @@ export class WorkerPool {
       }
       replies.clear();
     };
-    const slot: Slot = { thread, worker, port, replies, nextId: 0, inFlight: 0, alive: true };
-    worker.unref();
-    worker.on("exit", (code) => {
+    const slot: Slot = { handle, replies, nextId: 0, inFlight: 0, alive: true };
+    handle.onExit((code) => {
       slot.alive = false;
-      port.close();
+      handle.port.close();
       onExit(code);
       if (this.closed || slots[i] !== slot) return;
       this.respawning++;
       this.spawnSlot(slots, i).then(
         (next) => {
-          if (this.closed) void next.worker.terminate();
+          if (this.closed) void next.handle.terminate();
           else slots[i] = next;
         },
         () => undefined, // the slot stays dead; run() gives up once no worker is left
@@ -169,25 +131,19 @@ export class WorkerPool {
       if (this.closed) throw new PoolClosedError("the worker pool is closed");
       slot = this.pick(slots);
     }
-    if (slot.inFlight++ === 0) {
-      slot.worker.ref();
-      slot.port.ref();
-    }
+    if (slot.inFlight++ === 0) slot.handle.ref();
     const id = slot.nextId++;
     try {
       if (!slot.alive) throw new WorkerExitedError("pool worker exited before the task was sent");
       const reply = new Promise<TaskReply["result"]>((resolve, reject) => slot.replies.set(id, { resolve, reject }));
       const message: TaskMessage = { id, method, task };
-      slot.port.postMessage(message, [...new Set(transfer)]);
+      slot.handle.port.postMessage(message, [...new Set(transfer)]);
       const result = (await reply) as { ok: true; value: T } | { ok: false; error: SerializedError };
       if (!result.ok) throw deserializeError(result.error);
       return result.value;
     } finally {
       slot.replies.delete(id);
-      if (--slot.inFlight === 0) {
-        slot.worker.unref();
-        slot.port.unref();
-      }
+      if (--slot.inFlight === 0) slot.handle.unref();
       this.waiters.shift()?.();
     }
   }
@@ -199,8 +155,7 @@ export class WorkerPool {
     const slots = this.slots;
     this.slots = undefined;
     if (!slots) return;
-    const { Thread } = await loadThreads();
-    await Promise.all((await slots).map((slot) => Thread.terminate(slot.thread as never).catch(() => undefined)));
+    await Promise.all((await slots).map((slot) => slot.handle.terminate()));
   }
 }
 

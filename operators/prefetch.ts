@@ -6,7 +6,7 @@
  * readable side is full, so memory stays bounded by concurrency + the downstream queue.
  * An abort (of `signal`, or of the stream) cancels what is in flight.
  */
-import { setMaxListeners } from "node:events";
+import { platform } from "../src/platform/current.js";
 import { asAbortError } from "../src/errors.js";
 import type { ByteBudget } from "./budget.js";
 
@@ -40,7 +40,7 @@ export function prefetch<I, O>(options: PrefetchOptions<I, O>): TransformStream<
   const abort = new AbortController();
   // Every fetch in flight listens on this signal (stores add an "abort" listener per request):
   // more than Node's default of 10 is by design here, not a leak.
-  setMaxListeners(0, abort.signal);
+  platform.unlimitedListeners(abort.signal);
   const onOuterAbort = () => abort.abort(options.signal?.reason);
   // An already aborted signal fires no "abort" event: honour it here, before any fetch starts.
   if (options.signal?.aborted) onOuterAbort();

@@ -18,6 +18,7 @@ import { innerOverlap, mergeEncodeChunk, patchShard, type PatchSlot } from "./sh
 import { encodeChunkKey } from "./chunk-key.js";
 import { dimCount, dimOffset, distinctSizes, isRegularGrid, type ChunkGrid } from "./chunk-grid.js";
 import {
+  compact,
   decodeInto,
   decodeRegion,
   extractPiece,
@@ -26,10 +27,11 @@ import {
   type MergeItem,
   type OutputTarget,
 } from "./chunk-ops.js";
-import { wordView, type Words } from "./copy.js";
+import { copyRegion, wordView, type Words } from "./copy.js";
 import { DATA_TYPES, allocate, bytesOf, product, scalarArray, viewAs, type DataType, type DataTypeInfo, type Scalar, type TypedArray } from "./dtype.js";
 import { MetadataError, UnsupportedOperationError, ValueError, ZarrflowError, asAbortError, throwIfAborted, type ErrorContext } from "./errors.js";
 import { acquireKey } from "./locks.js";
+import { platform } from "./platform/current.js";
 import type { ArrayMetadata, ZarrFormat } from "./metadata.js";
 import type { NdArray } from "./ndarray.js";
 import {
@@ -448,8 +450,11 @@ export class ZarrArray {
     checkReadSize(count, this.itemsize, this.context());
     if (options.out !== undefined) this.checkOut(options.out, count);
     const given = options.out;
-    const pool = this.objectForm || (given && !(given.buffer instanceof SharedArrayBuffer)) ? undefined : resolvePool(options, total * this.chunkBytes(), this.chainIsTrivial);
-    const out = given ?? (pool ? viewAs(dataType, new Uint8Array(new SharedArrayBuffer(count * this.itemsize))) : allocate(dataType, count));
+    // Workers decode straight into a SharedArrayBuffer where the runtime can share one (Node,
+    // cross-origin isolated pages); elsewhere they hand each chunk's part back by transfer.
+    const shared = platform.sharedMemory();
+    const pool = this.objectForm || (shared && given && !(given.buffer instanceof SharedArrayBuffer)) ? undefined : resolvePool(options, total * this.chunkBytes(), this.chainIsTrivial);
+    const out = given ?? (pool && shared ? viewAs(dataType, new Uint8Array(new SharedArrayBuffer(count * this.itemsize))) : allocate(dataType, count));
     const outBytes = bytesOf(out);
     const view = wordView(outBytes, this.itemsize);
     const target: OutputTarget = { words: view.words, shape: fullShape, k: view.k };
@@ -478,6 +483,18 @@ export class ZarrArray {
           weight: (item) => (item.bytes === undefined ? 0 : chunkBytes),
           batch: async (fetched, workerPool) => {
             const items = tighten(fetched, "bytes");
+            if (!shared) {
+              const parts = await workerPool.run<ArrayBuffer[]>(
+                "extractBatch",
+                { chain: this.chainRef(chain), items: items.map(({ key, bytes, chunkRegion, outRegion }) => ({ key, bytes, chunkRegion, outRegion })) },
+                transferable(items.map((item) => item.bytes)),
+              );
+              items.forEach((item, i) => {
+                const part = wordView(new Uint8Array(parts[i]), this.itemsize).words;
+                copyRegion(target.words, target.shape, item.outRegion, part, item.chunkRegion.map((r) => r.count), compact(item.chunkRegion), target.k);
+              });
+              return fetched.map((item) => finished({ ...item, bytes: undefined }));
+            }
             await workerPool.run<number>(
               "decodeBatch",
               {

@@ -23,6 +23,7 @@ Commands:
   copy <src-url> <dst-url> copy an array or group, converting format, chunks, shards and codecs
   worker <redis-url>       run the tasks of copies queued with "copy --queue"
   bench                    a quick write/read benchmark on a generated array
+  serve <path|url>         the live viewer in a browser, and a local store over HTTP
 
 A <url> is a path, file://, memory:// (in-process), http:// or https:// location.
 Run "zarrflow <command> --help" for a command's options.
@@ -37,6 +38,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   copy: async () => (await import("./cli/copy.js")).runCopy,
   worker: async () => (await import("./cli/worker.js")).runWorkerCommand,
   bench: async () => (await import("./cli/bench.js")).runBench,
+  serve: async () => (await import("./cli/serve.js")).runServe,
 };
 
 const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;

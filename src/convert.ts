@@ -661,7 +661,7 @@ export async function verifyCopy(source: ZarrArray, copy: ZarrArray, options: Ve
     const [a, b] = await Promise.all([source.read(sourceSelection(projection, part), readOptions), copy.read(dstSel, readOptions)]);
     const x = bytesOf(a.data);
     const y = bytesOf(b.data);
-    if (Buffer.compare(Buffer.from(x.buffer, x.byteOffset, x.byteLength), Buffer.from(y.buffer, y.byteOffset, y.byteLength)) !== 0) {
+    if (!sameBytes(x, y)) {
       const blockShape = b.shape;
       for (let e = 0; e < x.byteLength / itemsize; e++) {
         let same = true;
@@ -682,4 +682,19 @@ export async function verifyCopy(source: ZarrArray, copy: ZarrArray, options: Ve
     onProgress?.({ elementsDone: done, elementsTotal: result.elements });
   }
   return result;
+}
+
+/** Byte equality without node:buffer (the copy engine runs in browsers too). */
+function sameBytes(x: Uint8Array, y: Uint8Array): boolean {
+  if (x.byteLength !== y.byteLength) return false;
+  // Word compares where both views are 4-byte aligned (most chunks): a quarter of the steps.
+  const aligned = x.byteOffset % 4 === 0 && y.byteOffset % 4 === 0;
+  const words = aligned ? x.byteLength >>> 2 : 0;
+  if (words) {
+    const a = new Uint32Array(x.buffer, x.byteOffset, words);
+    const b = new Uint32Array(y.buffer, y.byteOffset, words);
+    for (let i = 0; i < words; i++) if (a[i] !== b[i]) return false;
+  }
+  for (let i = words * 4; i < x.byteLength; i++) if (x[i] !== y[i]) return false;
+  return true;
 }

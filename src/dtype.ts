@@ -6,7 +6,7 @@
  * in a Uint16Array (or Float16Array where the runtime has one), complex → interleaved
  * (re, im) Float32Array/Float64Array of twice the length.
  */
-import { MetadataError, UnsupportedDataTypeError, type ErrorContext } from "./errors.js";
+import { MetadataError, UnsupportedDataTypeError, ValueError, type ErrorContext } from "./errors.js";
 import {
   extendedElementBytes,
   extendedFillToJSON,
@@ -423,6 +423,10 @@ export function coerceScalar(value: unknown, dataType: DataType, context: ErrorC
   if (kind === "c" && typeof value === "number") return [value, 0];
   if (kind === "f" && typeof value === "number") return value;
   if ((kind === "i" || kind === "u") && typeof value === "bigint") return parseFillValue(value.toString(), dataType, context);
+  // Metadata may carry floats as big JSON integers (parsed exactly as bigints); a value to write may not.
+  if (typeof value === "bigint" || (Array.isArray(value) && value.some((v) => typeof v === "bigint"))) {
+    throw new ValueError(`a bigint is not a ${dataType} value`, context);
+  }
   return parseFillValue(value, dataType, context);
 }
 

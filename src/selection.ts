@@ -13,7 +13,7 @@
  * output. It is lazy, because a selection over a large array may touch millions of chunks.
  */
 
-import { constants as bufferConstants } from "node:buffer";
+import { platform } from "./platform/current.js";
 import { SelectionError, type ErrorContext } from "./errors.js";
 import { RectilinearDim, type ChunkGrid, type GridDim } from "./chunk-grid.js";
 
@@ -194,7 +194,7 @@ export function normalizeSelection(
 export const MAX_SELECTION_ELEMENTS = 1e15;
 
 /** The largest buffer this runtime allocates (2^32 bytes on Node 20). */
-export const MAX_BUFFER_BYTES: number = bufferConstants.MAX_LENGTH;
+export const MAX_BUFFER_BYTES: number = platform.maxBufferBytes;
 
 /**
  * Throws a SelectionError when a read of `elements` elements of `itemsize` bytes cannot be held

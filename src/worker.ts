@@ -2,9 +2,8 @@
  * The pool worker: runs chunk compute (decode into a shared output; merge + encode) on batches
  * of chunks sent by operators/pool.ts. Codec chains are rebuilt from their JSON once per worker
  * and cached. Errors come back as plain data and are rebuilt as their zarrflow class.
+ * Portable: each runtime's entry (src/platform/{node,browser}/worker.ts) hands serveTasks the port.
  */
-import type { MessagePort } from "node:worker_threads";
-import { expose, Transfer } from "threads/worker";
 import "./codecs/index.js";
 import { CodecChain } from "./codecs/chain.js";
 import type { ChunkSpec, CodecMetadata } from "./codecs/codec.js";
@@ -12,6 +11,7 @@ import { decodeInto, decodeRegion, type DecodeItem, type MergeItem } from "./chu
 import { mergeEncodeChunk } from "./shard-merge.js";
 import { wordView, type Words } from "./copy.js";
 import { serializeError, type SerializedError } from "./errors.js";
+import type { TaskPort } from "./platform/types.js";
 
 /** A codec chain by value: everything a worker needs to rebuild it. */
 export interface ChainRef {
@@ -68,7 +68,7 @@ function chainOf(ref: ChainRef, shape?: number[]): { chain: CodecChain; fill: Wo
 }
 
 /** A task's answer and the buffers that go back with it by transfer. */
-interface Reply<T> {
+export interface Reply<T> {
   result: WorkerResult<T>;
   transfer: ArrayBuffer[];
 }
@@ -141,7 +141,7 @@ export interface TaskReply {
   result: WorkerResult<unknown>;
 }
 
-async function runTask(method: string, task: unknown): Promise<Reply<unknown>> {
+export async function runTask(method: string, task: unknown): Promise<Reply<unknown>> {
   const handler = tasks[method];
   if (!handler) return failed(new Error(`unknown worker task "${method}"`));
   try {
@@ -152,24 +152,16 @@ async function runTask(method: string, task: unknown): Promise<Reply<unknown>> {
 }
 
 /**
- * threads.js starts the worker and hands it a MessagePort (by Transfer) through `connect`;
- * tasks then travel on that port as plain messages. threads' own call path (an observable and
- * a message listener per call) costs ≈ 20 µs of main-thread time per call warm, the bare port
- * ≈ 8 µs.
+ * Serves tasks arriving on `port`, the worker's task channel. (threads' own call path — an
+ * observable and a message listener per call — costs ≈ 20 µs of main-thread time per call
+ * warm, the bare port ≈ 8 µs.)
  */
-expose({
-  connect(port: MessagePort): WorkerResult<string> {
-    port.on("message", (message: TaskMessage) => {
-      void runTask(message.method, message.task).then(({ result, transfer }) => {
-        const reply: TaskReply = { id: message.id, result };
-        port.postMessage(reply, transfer);
-      });
+export function serveTasks(port: TaskPort): void {
+  port.onmessage = (event) => {
+    const message = event.data as TaskMessage;
+    void runTask(message.method, message.task).then(({ result, transfer }) => {
+      const reply: TaskReply = { id: message.id, result };
+      port.postMessage(reply, transfer);
     });
-    return { ok: true, value: "connected" };
-  },
-  // The same tasks through threads' call path, used by nothing hot (tests, health checks).
-  async call({ method, task }: { method: string; task: unknown }): Promise<unknown> {
-    const { result, transfer } = await runTask(method, task);
-    return transfer.length ? Transfer(result as never, transfer) : result;
-  },
-});
+  };
+}

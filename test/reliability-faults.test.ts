@@ -336,11 +336,11 @@ describe("chunk locks under hangs and aborts", () => {
 describe("the worker pool survives its workers", () => {
   /** Terminates the first worker seen with a task in flight. */
   async function killBusyWorker(pool: WorkerPool): Promise<void> {
-    const slots = (await (pool as unknown as { start(): Promise<{ inFlight: number; worker: { terminate(): Promise<number> } }[]> }).start());
+    const slots = (await (pool as unknown as { start(): Promise<{ inFlight: number; handle: { terminate(): Promise<void> } }[]> }).start());
     for (;;) {
       const busy = slots.find((s) => s.inFlight > 0);
       if (busy) {
-        await busy.worker.terminate();
+        await busy.handle.terminate();
         return;
       }
       await new Promise((resolve) => setImmediate(resolve));

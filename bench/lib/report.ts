@@ -27,6 +27,7 @@ export const GROUP_TITLES: Record<string, string> = {
   "8": "8. Partial-shard write: one inner chunk into an existing dense shard, in-place patch vs rewrite",
   "9": "9. HTTP: nginx behind a proxy adding 10 ms per request",
   "10": "10. Copy through BullMQ + Redis: one process vs 2 worker processes on this machine, and the queue alone",
+  "11": "11. Chromium: zarrflow (Web Worker pool) vs zarrita.js in one page, over HTTP (targets: ≥ 3× zarrita, longest main-thread task < 50 ms)",
 };
 
 const fmt = (n: number | null | undefined, digits = 0): string => (n === null || n === undefined || !Number.isFinite(n) ? "n/a" : n.toFixed(digits));
@@ -56,6 +57,8 @@ function noteText(r: Result): string {
     parts.push(`${e.requests} requests${detail.length ? ` (${detail.join("; ")})` : ""}`);
   }
   if (e.requestsPerRead !== undefined) parts.push(`${e.requestsPerRead} requests per read`);
+  // Chromium (workload 10): how long the page's main thread was blocked during a read.
+  if (e.longestTaskMs !== undefined) parts.push(`longest main-thread task ${e.longestTaskMs} ms (${e.longTasksPerRead} long tasks per read), worst 10 ms-timer gap ${e.worstTimerGapMs} ms${Number(e.workers) > 0 ? `, ${e.workers} workers` : ""}`);
   if (e.readMiB !== undefined) parts.push(`read ${e.readMiB} MiB`);
   if (e.writtenMiB !== undefined) parts.push(`wrote ${e.writtenMiB} MiB`);
   if (e.redisCallsPerTask !== undefined) {

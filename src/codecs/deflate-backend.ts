@@ -5,7 +5,7 @@
  * what the other encodes.
  */
 import * as fflate from "fflate";
-import { createRequire } from "node:module";
+import { platform } from "../platform/current.js";
 
 export interface DeflateBackend {
   readonly name: "node" | "fflate";
@@ -90,31 +90,9 @@ function adler32(data: Uint8Array): number {
   return ((b << 16) | a) >>> 0;
 }
 
-function loadNodeBackend(): DeflateBackend | undefined {
-  let zlib: typeof import("node:zlib");
-  try {
-    zlib = createRequire(import.meta.url)("node:zlib") as typeof import("node:zlib");
-  } catch {
-    return undefined;
-  }
-  // Node returns Buffers that may sit in a shared pool; callers get tight Uint8Arrays so
-  // the result can be transferred to another thread.
-  const tight = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-  const limits = (maxOutput?: number) => (maxOutput === undefined ? {} : { maxOutputLength: Math.max(1, maxOutput) });
-  return {
-    name: "node",
-    gzip: (data, level) => tight(zlib.gzipSync(data, { level })),
-    gunzip: (data, maxOutput) => tight(zlib.gunzipSync(data, limits(maxOutput))),
-    zlib: (data, level) => tight(zlib.deflateSync(data, { level })),
-    unzlib: (data, maxOutput) => tight(zlib.inflateSync(data, limits(maxOutput))),
-    deflateRaw: (data, level) => tight(zlib.deflateRawSync(data, { level })),
-    inflateRaw: (data, maxOutput) => tight(zlib.inflateRawSync(data, limits(maxOutput))),
-  };
-}
+const nodeBackend = platform.nativeDeflate();
 
-const nodeBackend = loadNodeBackend();
-
-let current: DeflateBackend = process.env.ZARRFLOW_DEFLATE === "fflate" ? fflateBackend : nodeBackend ?? fflateBackend;
+let current: DeflateBackend = platform.env("ZARRFLOW_DEFLATE") === "fflate" ? fflateBackend : nodeBackend ?? fflateBackend;
 
 export function deflateBackend(): DeflateBackend {
   return current;

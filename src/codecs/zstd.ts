@@ -1,26 +1,19 @@
 /**
- * `zstd`: bytes → bytes. Native zstd-napi (about 5× the WASM build) with numcodecs' WASM build
- * as the fallback where the addon cannot load.
+ * `zstd`: bytes → bytes. Native zstd-napi (about 5× the WASM build; Node) with numcodecs' WASM
+ * build where the addon cannot load and in browsers (the runtime decides: src/platform/).
  */
-import { createRequire } from "node:module";
 import { CodecError } from "../errors.js";
 import type { BytesToBytesCodec, CodecMetadata, DecodeContext, MaybePromise } from "./codec.js";
 import { ConfigReader } from "./config.js";
 import { numcodecsClass, own } from "./numcodecs.js";
 import { registerCodec } from "./registry.js";
+import { platform } from "../platform/current.js";
+import type { NativeZstd } from "../platform/types.js";
 
-type Binding = typeof import("zstd-napi/binding.js");
+type Binding = NativeZstd["binding"];
 
-function loadBinding(): Binding | undefined {
-  if (process.env.ZARRFLOW_ZSTD === "wasm") return undefined;
-  try {
-    return createRequire(import.meta.url)("zstd-napi/binding") as Binding;
-  } catch {
-    return undefined;
-  }
-}
-
-const binding = loadBinding();
+const native = platform.nativeZstd();
+const binding = native?.binding;
 /** Which implementation is in use: "native" (zstd-napi) or "wasm" (numcodecs). */
 export const ZSTD_IMPLEMENTATION: "native" | "wasm" = binding ? "native" : "wasm";
 
@@ -75,7 +68,7 @@ export class ZstdCodec implements BytesToBytesCodec {
       } catch (e) {
         throw new CodecError(`zstd: not a zstd frame (${(e as Error).message})`);
       }
-      if (declared === null) return new Uint8Array(decompressStreaming(bytes));
+      if (declared === null) return native!.decompressStreaming(bytes);
       if (declared > UNKNOWN_SIZE_LIMIT) throw new CodecError(`zstd: frame claims ${declared} bytes, over the limit`);
       size = declared;
     }
@@ -93,13 +86,6 @@ export class ZstdCodec implements BytesToBytesCodec {
   toJSON(): CodecMetadata {
     return { name: "zstd", configuration: { level: this.level, checksum: this.checksum } };
   }
-}
-
-function decompressStreaming(bytes: Uint8Array): Uint8Array {
-  // Frames written by streaming encoders may omit their size; the high-level API grows the output.
-  const zstd = createRequire(import.meta.url)("zstd-napi") as typeof import("zstd-napi");
-  const out = zstd.decompress(bytes);
-  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength).slice();
 }
 
 registerCodec(["zstd", "numcodecs.zstd"], (configuration, _input, context) => {

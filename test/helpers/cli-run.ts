@@ -5,10 +5,9 @@
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
-import { readFile, stat } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
 import * as path from "node:path";
 import { promisify } from "node:util";
+import { startStaticServer } from "../../src/cli/static-server.js";
 
 export const ROOT = path.resolve(import.meta.dirname, "../..");
 export const CLI = path.join(ROOT, "dist/src/cli.js");
@@ -73,58 +72,23 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
-/** Serves `root` read-only: GET (with a single Range), HEAD, 404 for missing files. */
+/** Serves `root` read-only (GET with a single Range, HEAD, 404 for missing files), each request after `delayMs`. */
 export async function serveFolder(root: string, options: { delayMs?: number } = {}): Promise<StaticServer> {
   const state = { requests: 0 };
-  const server: Server = createServer(async (req, res) => {
-    state.requests++;
-    if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
-    const file = path.join(root, decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname));
-    if (!file.startsWith(root) || (req.method !== "GET" && req.method !== "HEAD")) {
-      res.writeHead(req.method === "GET" || req.method === "HEAD" ? 403 : 405).end();
-      return;
-    }
-    let size: number;
-    try {
-      const info = await stat(file);
-      if (!info.isFile()) throw new Error("not a file");
-      size = info.size;
-    } catch {
-      res.writeHead(404).end();
-      return;
-    }
-    const range = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? "");
-    let [start, end] = [0, size - 1];
-    if (range) {
-      if (range[1] === "") [start, end] = [Math.max(0, size - Number(range[2])), size - 1];
-      else [start, end] = [Number(range[1]), range[2] === "" ? size - 1 : Math.min(size - 1, Number(range[2]))];
-      if (start >= size && size > 0) {
-        res.writeHead(416, { "Content-Range": `bytes */${size}` }).end();
-        return;
-      }
-    }
-    const headers = { "Content-Length": String(Math.max(0, end - start + 1)), "Accept-Ranges": "bytes" };
-    if (range) res.writeHead(206, { ...headers, "Content-Range": `bytes ${start}-${end}/${size}` });
-    else res.writeHead(200, headers);
-    if (req.method === "HEAD") {
-      res.end();
-      return;
-    }
-    const bytes = await readFile(file);
-    res.end(bytes.subarray(start, end + 1));
+  const server = await startStaticServer({
+    mounts: { "/": root },
+    isolated: false,
+    intercept: async () => {
+      state.requests++;
+      if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
+      return false;
+    },
   });
-  server.keepAliveTimeout = 1000;
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: server.url,
     get requests() {
       return state.requests;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => server.close(),
   };
 }

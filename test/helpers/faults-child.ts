@@ -61,12 +61,12 @@ for (const [n, layout] of LAYOUTS.entries()) {
   const store = new FileSystemStore(dir);
   const big = await createArray(store, "big", { name: "big", options: { chunks: [1, 30], codecs: [{ name: "bytes", configuration: { endian: "little" } }, { name: "gzip", configuration: { level: 9 } }] }, unit: [1, 30] });
   await big.write(null, 1, { workers: 0 });
-  const slots = await (pool as unknown as { start(): Promise<{ inFlight: number; worker: { terminate(): Promise<number> } }[]> }).start();
+  const slots = await (pool as unknown as { start(): Promise<{ inFlight: number; handle: { terminate(): Promise<void> } }[]> }).start();
   const reading = big.read(null, { pool });
   for (let i = 0; i < 10_000 && !slots.some((s) => s.inFlight > 0); i++) await new Promise((resolve) => setImmediate(resolve));
   const busy = slots.find((s) => s.inFlight > 0);
   if (busy) {
-    await busy.worker.terminate();
+    await busy.handle.terminate();
     report.workerDeaths++;
   }
   await attempt(reading);

@@ -1,0 +1,122 @@
+/**
+ * Workload 10 (issue 14): the same 256 MiB zstd-1 array (workload 1's, 1 MiB chunks) served over
+ * HTTP and read in Chromium, in one cross-origin isolated page, by zarrflow (HttpStore on fetch,
+ * a Web Worker pool decoding into a SharedArrayBuffer) and by zarrita.js (FetchStore, WASM zstd
+ * on the main thread), alternating run by run. Besides MiB/s, each row has the longest
+ * main-thread task during the read (PerformanceObserver "longtask": 0 when no task reached
+ * 50 ms) and the worst gap between 10 ms timer ticks: how unresponsive the page became.
+ */
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+import { startStaticServer } from "../../src/cli/static-server.js";
+import { CHROMIUM, buildBrowserForTests, callInPage, launchChromium, openPage } from "../../test/helpers/browser.js";
+import { MiB, datasetRoot, nbytes, type Job, type Sizes } from "./config.js";
+import { valueAt } from "./data.js";
+import { median, notAvailable, type Result } from "./measure.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+interface PageRun {
+  ms: number;
+  bytes: number;
+  shape: number[];
+  shared: boolean;
+  longTasks: number;
+  longestTaskMs: number;
+  worstTimerGapMs: number;
+  samples: number[];
+  isolated: boolean;
+  workers: number;
+}
+
+/** zarrita.js and its fetch store as one ES module a page can import. */
+async function bundleZarrita(outdir: string): Promise<void> {
+  await build({
+    stdin: { contents: 'export * from "zarrita"; export { default as FetchStore } from "@zarrita/storage/fetch";', resolveDir: join(here, "../.."), loader: "js" },
+    outfile: join(outdir, "zarrita.js"),
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    target: "es2022",
+    minify: true,
+    logLevel: "silent",
+  });
+}
+
+export async function browserRead(job: Job, s: Sizes): Promise<Result[]> {
+  const root = datasetRoot("full", s.full.shape, s.full.chunks);
+  const shape = s.full.shape;
+  const bytes = nbytes(shape);
+  const label = `read ${Math.round(bytes / MiB)} MiB [${shape}] chunks [${s.full.chunks}] zstd-1 over HTTP in Chromium`;
+  const impls = { zarrflow: "zarrflow (Web Worker pool, SharedArrayBuffer)", zarrita: "zarrita.js (FetchStore)" } as const;
+  if (!existsSync(CHROMIUM)) return Object.values(impls).map((impl) => notAvailable("10", label, impl, `no Chromium at ${CHROMIUM}`));
+
+  const scratch = mkdtempSync(join(tmpdir(), "zarrflow-bench-browser-"));
+  const buildDir = await buildBrowserForTests();
+  await bundleZarrita(join(scratch, "zarrita"));
+  const server = await startStaticServer({
+    isolated: true,
+    mounts: { "/data/": root, "/zarrflow/": buildDir, "/zarrita/": join(scratch, "zarrita"), "/bench/": join(here, "../browser") },
+  });
+  const rig = await launchChromium();
+  try {
+    const { page, errors } = await openPage(rig, `${server.url}/bench/page.html`);
+    // Elements checked against the generator: spread over the whole array.
+    const count = shape.reduce((n, x) => n * x, 1);
+    const samples = Array.from({ length: 256 }, (_, i) => Math.floor(((i * 2654435761) % 2 ** 32) / 2 ** 32 * count));
+    const runs: Record<keyof typeof impls, PageRun[]> = { zarrflow: [], zarrita: [] };
+    for (let run = 0; run <= job.runs; run++) {
+      // Alternating, so that a change in the machine's load hits both alike.
+      const order: (keyof typeof impls)[] = run % 2 === 0 ? ["zarrflow", "zarrita"] : ["zarrita", "zarrflow"];
+      for (const impl of order) {
+        const got = await callInPage<PageRun>(page, "/bench/page.js", "readOnce", { impl, base: "/data/", path: "zstd-1", samples });
+        if (got.bytes !== bytes) throw new Error(`${impl}: read ${got.bytes} bytes, expected ${bytes}`);
+        got.samples.forEach((v, i) => {
+          let rest = samples[i];
+          const coords = shape.map(() => 0);
+          for (let d = shape.length - 1; d >= 0; d--) {
+            coords[d] = rest % shape[d];
+            rest = Math.floor(rest / shape[d]);
+          }
+          const want = valueAt(shape, coords);
+          if (v !== want) throw new Error(`${impl}: element ${samples[i]} is ${v}, expected ${want}`);
+        });
+        process.stderr.write(`    ${run === 0 ? "warm-up" : `run ${run}`} ${impl}: ${(bytes / MiB / (got.ms / 1000)).toFixed(0)} MiB/s, longest task ${got.longestTaskMs.toFixed(0)} ms, worst timer gap ${got.worstTimerGapMs.toFixed(0)} ms\n`);
+        if (run > 0) runs[impl].push(got);
+      }
+    }
+    // 404s are the metadata probes (v3 zarr.json first, then v2 .zarray); anything else is a fault.
+    const faults = errors.filter((e) => !/status of 404/.test(e));
+    if (faults.length) throw new Error(`page errors: ${faults.join("; ")}`);
+    const rows = (Object.keys(impls) as (keyof typeof impls)[]).map((impl): Result => {
+      const list = runs[impl];
+      const ms = median(list.map((r) => r.ms));
+      return {
+        group: "10",
+        workload: label,
+        impl: impls[impl],
+        mibps: bytes / MiB / (ms / 1000),
+        ms,
+        runsMs: list.map((r) => Math.round(r.ms * 10) / 10),
+        peakRssMiB: null,
+        extra: {
+          longestTaskMs: Math.round(Math.max(...list.map((r) => r.longestTaskMs))),
+          longTasksPerRead: Math.round(median(list.map((r) => r.longTasks))),
+          worstTimerGapMs: Math.round(Math.max(...list.map((r) => r.worstTimerGapMs))),
+          workers: impl === "zarrflow" ? list[0].workers : 0,
+          sharedArrayBuffer: String(list[0].shared),
+        },
+      };
+    });
+    rows[0].ratios = { zarrita: rows[0].mibps! / rows[1].mibps! };
+    return rows;
+  } finally {
+    await rig.close();
+    await server.close();
+    rmSync(scratch, { recursive: true, force: true });
+    rmSync(buildDir, { recursive: true, force: true });
+  }
+}
