@@ -18,10 +18,11 @@ import { fileURLToPath } from "node:url";
 import { CACHE_DIR, CODEC_NAMES, sizes, type Job, type Kind } from "./lib/config.js";
 import type { Result } from "./lib/measure.js";
 import { json, markdown, type RunInfo } from "./lib/report.js";
+import { runPeers } from "./lib/peers.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, "..");
-const GROUPS = ["read", "write", "latency", "small", "copy", "ceiling", "sharded-read", "shard-latency", "shard-patch", "http"] as const;
+const GROUPS = ["read", "write", "latency", "small", "copy", "ceiling", "sharded-read", "shard-latency", "shard-patch", "http", "peers"] as const;
 type Group = (typeof GROUPS)[number];
 
 interface Args {
@@ -31,6 +32,8 @@ interface Args {
   copyGiB: number;
   clean: boolean;
   zarrita: boolean;
+  /** Side-by-side tables to run (10, 11, 12; default all). */
+  peerSets?: string[];
 }
 
 function parseArgs(argv: string[]): Args {
@@ -46,6 +49,7 @@ function parseArgs(argv: string[]): Args {
     if (a === "--quick") args.quick = true;
     else if (a === "--clean") args.clean = true;
     else if (a === "--no-zarrita") args.zarrita = false;
+    else if (a.startsWith("--peer-sets")) args.peerSets = value().split(",").map((s) => s.trim());
     else if (a.startsWith("--only")) {
       const names = value().split(",").map((s) => s.trim()).filter(Boolean);
       for (const n of names) if (!GROUPS.includes(n as Group)) throw new Error(`--only: unknown workload "${n}" (one of ${GROUPS.join(", ")})`);
@@ -99,6 +103,7 @@ function jobs(args: Args): Job[] {
     for (const variant of ["local", "latency"]) for (const impl of ["zarrflow", "zarrita-cold", "zarrita-warm"]) job("shard-latency", impl, { variant });
   }
   if (args.only.has("shard-patch")) for (const impl of ["zarrflow-patch", "zarrflow-rewrite", "zarrita"]) job("shard-patch", impl);
+  // "peers" (workloads 10–12) runs its own children, alternating implementations: see main().
   if (args.only.has("http")) {
     for (const variant of ["chunked", "sharded"]) for (const impl of ["zarrflow-c8", "zarrflow-c32", "zarrita", "zarrita-coalesce"]) job("http", impl, { variant });
   }
@@ -196,6 +201,7 @@ async function main(): Promise<void> {
     process.stderr.write(`${summary} (${((performance.now() - t) / 1000).toFixed(1)} s)\n`);
     results.push(...rows.filter((r) => r.group !== "prepare" || r.note));
   }
+  if (args.only.has("peers")) results.push(...(await runPeers(args.quick, args.quick ? args.runs : Math.max(args.runs, 6), (s) => process.stderr.write(s), args.peerSets)));
   addRatios(results);
   const info: RunInfo = {
     date: new Date().toISOString(),
