@@ -28,7 +28,7 @@ import {
 import { wordView, type Words } from "./copy.js";
 import { DATA_TYPES, allocate, bytesOf, product, scalarArray, viewAs, type DataType, type Scalar, type TypedArray } from "./dtype.js";
 import { UnsupportedOperationError, ValueError, ZarrflowError, asAbortError, throwIfAborted, type ErrorContext } from "./errors.js";
-import { acquireKey } from "./locks.js";
+import { acquireKey, acquireShared } from "./locks.js";
 import type { ArrayMetadata, ZarrFormat } from "./metadata.js";
 import type { NdArray } from "./ndarray.js";
 import {
@@ -46,6 +46,7 @@ import { joinKey, type Store } from "./store.js";
 import { streamFromIterator } from "./stream-util.js";
 import { valueSource, type WriteValue } from "./value.js";
 import type { ChainRef, EncodeResult } from "./worker.js";
+import type { ReadBatch, ReadItem } from "./worker-read.js";
 import { prefetch } from "../operators/prefetch.js";
 import { compute } from "../operators/compute.js";
 import { commit, type CommitItem } from "../operators/commit.js";
@@ -107,6 +108,12 @@ export interface ArrayOpenOptions {
 
 /** A fetched chunk on its way to compute; `stored` is its stored size (kept after the bytes move to a worker). */
 type FetchedChunk = DecodeItem & { projection: ChunkProjection; stored: number };
+
+/**
+ * A chunk (or shard) a pool worker fetches for itself (see Store.workerHandle): no bytes here,
+ * `read` is filled in with the stored bytes the worker read.
+ */
+type PlannedChunk = FetchedChunk & { direct: ReadItem; read?: number };
 
 /** One chunk of a planned read. */
 export interface ChunkRequest {
@@ -317,16 +324,49 @@ export class ZarrArray {
       .pipeThrough(flatten<FetchedChunk>());
   }
 
+  /**
+   * Requests → chunks planned for workers that fetch for themselves: the fetch phase happens in
+   * the worker (getSync), so here each item only says where the chunk is and where it goes. A
+   * shard is one item (one task: its index and inner chunks read and decoded where they land).
+   */
+  private planStream(sel: DimSelection[]): ReadableStream<PlannedChunk> {
+    const self = this;
+    function* planned(): Generator<PlannedChunk> {
+      for (const request of self.requests(sel)) {
+        const { chunkRegion, outRegion } = request.projection;
+        const item = { key: request.key, bytes: undefined, stored: 0, chunkRegion, outRegion, projection: request.projection };
+        if (!self.partialShardIO) {
+          yield { ...item, direct: { key: request.key, chunkRegion, outRegion } };
+          continue;
+        }
+        const codec = self.sharding as ShardingCodec;
+        const inner = innerProjections(request.projection, self.metadata.shape, self.chunkShape, codec.innerChunkShape);
+        const whole = inner.length === self.innerChunksInBounds(request.projection.chunkCoords);
+        const innerItems = inner.map((p) => ({
+          index: codec.flatIndex(p.chunkCoords),
+          key: `${request.key}[${p.chunkCoords.join(",")}]`,
+          chunkRegion: p.chunkRegion,
+          outRegion: p.outRegion,
+        }));
+        yield { ...item, direct: { key: request.key, chunkRegion, outRegion, inner: innerItems, whole } };
+      }
+    }
+    return streamFromIterator(planned());
+  }
+
+  /** Inner chunks of the shard at `shardCoords` that lie (at least partly) inside the array. */
+  private innerChunksInBounds(shardCoords: readonly number[]): number {
+    const inner = (this.sharding as ShardingCodec).innerChunkShape;
+    return this.chunkShape.reduce((n, s, d) => n * Math.ceil(Math.min(s, this.metadata.shape[d] - shardCoords[d] * s) / inner[d]), 1);
+  }
+
   /** Fetches the inner chunks of one shard that a projection needs, as plain chunks. */
   private async fetchShardChunks(request: ChunkRequest, signal: AbortSignal, options: OperationOptions): Promise<FetchedChunk[]> {
     const codec = this.sharding as ShardingCodec;
     const shardCoords = request.projection.chunkCoords;
     const inner = innerProjections(request.projection, this.metadata.shape, this.chunkShape, codec.innerChunkShape);
     const needed = inner.map((p) => codec.flatIndex(p.chunkCoords));
-    const inBounds = this.chunkShape.reduce(
-      (n, s, d) => n * Math.ceil(Math.min(s, this.metadata.shape[d] - shardCoords[d] * s) / codec.innerChunkShape[d]),
-      1,
-    );
+    const inBounds = this.innerChunksInBounds(shardCoords);
     let fetched;
     try {
       fetched = await fetchShard(this.store, request.key, codec, needed, needed.length === inBounds, {
@@ -376,14 +416,18 @@ export class ZarrArray {
     const fill = this.fillWords;
     const chunkBytes = this.chunkBytes();
 
-    type Item = FetchedChunk;
+    type Item = FetchedChunk | PlannedChunk;
     const budget = new ByteBudget(options.prefetchBytes ?? DEFAULT_PREFETCH_BYTES);
     const chain = this.readChain;
     const finished = (item: Item): Item => {
       budget.release(item.stored);
       return item;
     };
-    const reading = this.fetchStream(sel, options, budget)
+    // Workers fetch for themselves when the store can be opened in another thread: the chunks'
+    // bytes then never reach this thread (no copy, transfer or allocation per chunk here).
+    const handle = pool && outBytes.buffer instanceof SharedArrayBuffer ? this.store.workerHandle?.() : undefined;
+    const fetching: ReadableStream<Item> = handle ? this.planStream(sel) : this.fetchStream(sel, options, budget);
+    const reading = fetching
       .pipeThrough(
         compute<Item, Item>({
           signal,
@@ -392,9 +436,10 @@ export class ZarrArray {
             const done = decodeInto(chain, fill, item, target);
             return done instanceof Promise ? done.then(() => finished(item)) : finished(item);
           },
-          weight: (item) => (item.bytes === undefined ? 0 : chunkBytes),
+          weight: (item) => ("direct" in item ? chunkBytes * (item.direct.inner?.length ?? 1) : item.bytes === undefined ? 0 : chunkBytes),
           batch: async (fetched, workerPool) => {
-            const items = tighten(fetched, "bytes");
+            if (handle) return this.readPlanned(fetched as PlannedChunk[], workerPool, handle, outBytes, fullShape, options);
+            const items = tighten(fetched as FetchedChunk[], "bytes");
             await workerPool.run<number>(
               "decodeBatch",
               {
@@ -411,8 +456,8 @@ export class ZarrArray {
       )
       .pipeTo(
         scatter<Item>((item) => {
-          progress.chunksDone++;
-          progress.bytesDone += item.stored;
+          progress.chunksDone += "direct" in item ? (item.direct.inner?.length ?? 1) : 1;
+          progress.bytesDone += "direct" in item ? (item.read ?? 0) : item.stored;
           options.onProgress?.({ ...progress });
         }),
         { signal },
@@ -425,6 +470,37 @@ export class ZarrArray {
       throw error;
     }
     return { data: out, shape: selectionShape(sel), dtype: dataType };
+  }
+
+  /**
+   * One task of a read whose workers fetch for themselves: chunk keys and places go out, stored
+   * sizes come back. Shards are held shared for the task, as fetchShard holds them (a writer of
+   * this process must not replace a shard between its index and inner chunks being read).
+   */
+  private async readPlanned(
+    items: PlannedChunk[],
+    pool: WorkerPool,
+    handle: NonNullable<ReturnType<NonNullable<Store["workerHandle"]>>>,
+    outBytes: Uint8Array,
+    shape: number[],
+    options: OperationOptions,
+  ): Promise<PlannedChunk[]> {
+    const releases = this.partialShardIO ? await Promise.all(items.map((item) => acquireShared(this.store, item.key, options.signal))) : [];
+    try {
+      const batch: ReadBatch<ChainRef> = {
+        chain: this.chainRef(this.readChain),
+        out: { buffer: outBytes.buffer as SharedArrayBuffer, byteOffset: outBytes.byteOffset, byteLength: outBytes.byteLength, shape, itemsize: this.itemsize },
+        store: handle,
+        ...(this.partialShardIO ? { shard: { chain: this.chainRef(this.chain), path: this.path, coalesce: options.coalesce } } : {}),
+        items: items.map((item) => item.direct),
+      };
+      const read = await pool.run<number[]>("readBatch", batch);
+      return items.map((item, i) => ({ ...item, read: read[i] }));
+    } catch (error) {
+      throw this.withPath(error, (error as { key?: string }).key);
+    } finally {
+      for (const release of releases) release();
+    }
   }
 
   /** Rejects an `out` array of the wrong type or size before anything is read. */

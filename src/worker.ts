@@ -12,6 +12,7 @@ import { decodeInto, decodeRegion, type DecodeItem, type MergeItem } from "./chu
 import { mergeEncodeChunk } from "./shard-merge.js";
 import { wordView, type Words } from "./copy.js";
 import { serializeError, type SerializedError } from "./errors.js";
+import { readBatch, type ReadBatch } from "./worker-read.js";
 
 /** A codec chain by value: everything a worker needs to rebuild it. */
 export interface ChainRef {
@@ -81,6 +82,15 @@ const tasks: Record<string, (arg: never) => Promise<Reply<unknown>> | Reply<unkn
         if (pending instanceof Promise) await pending;
       }
       return { result: { ok: true, value: batch.items.length }, transfer: [] };
+    } catch (error) {
+      return failed(error);
+    }
+  },
+
+  // Fetches for itself (the store's workerHandle) and decodes into a shared output.
+  async readBatch(batch: ReadBatch<ChainRef>): Promise<Reply<number[]>> {
+    try {
+      return { result: { ok: true, value: await readBatch(batch, chainOf) }, transfer: [] };
     } catch (error) {
       return failed(error);
     }

@@ -10,7 +10,7 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { readFile as readFileCallback, type Stats } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync, readFile as readFileCallback, type Stats } from "node:fs";
 import * as fs from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import * as path from "node:path";
@@ -25,7 +25,7 @@ import {
   throwIfAborted,
 } from "../src/errors.js";
 import { resolveRange, validateRange } from "../src/store.js";
-import type { ByteRange, Store, StoreCallOptions } from "../src/store.js";
+import type { ByteRange, GetSyncOptions, Store, StoreCallOptions, StoreHandle } from "../src/store.js";
 
 export interface FileSystemStoreOptions {
   /** Reject set/delete/setRange with UnsupportedOperationError. */
@@ -81,6 +81,52 @@ export class FileSystemStore implements Store {
 
     const ranges = await this.#readRanges(key, file, [range], signal);
     return ranges?.[0];
+  }
+
+  /**
+   * The same answer as `get`, read synchronously (pool workers call it: see workerHandle).
+   * With `into` large enough, the bytes land there (a view of it is returned): a worker reading
+   * chunk after chunk then reuses one buffer instead of allocating and page-faulting a new one.
+   */
+  getSync(key: string, range?: ByteRange, options?: GetSyncOptions): Uint8Array | undefined {
+    checkRange(key, range);
+    const file = this.#path(key);
+    let fd: number;
+    try {
+      fd = openSync(file, "r");
+    } catch (error) {
+      if (isAbsent(error)) return undefined;
+      throw storeError(error, "cannot open", key, undefined);
+    }
+    try {
+      const stats = fstatSync(fd);
+      if (!stats.isFile()) throw new StoreError("not a regular file", { key });
+      const [start, end] = resolveRange(range, stats.size);
+      const length = end - start;
+      const into = options?.into;
+      const buffer = into && into.byteLength >= length ? into.subarray(0, length) : new Uint8Array(length);
+      let filled = 0;
+      while (filled < length) {
+        const n = readSync(fd, buffer, filled, length - filled, start + filled);
+        if (n === 0) break; // the file shrank since fstat: what exists, as `get` does
+        filled += n;
+      }
+      return filled === length ? buffer : buffer.buffer === into?.buffer ? buffer.subarray(0, filled) : buffer.slice(0, filled);
+    } catch (error) {
+      throw storeError(error, "cannot read", key, undefined);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /**
+   * Pool workers open their own FileSystemStore on the same root and read chunks where they
+   * decode them. Not for subclasses or instances whose `get` was replaced: their reads must go
+   * through them.
+   */
+  workerHandle(): StoreHandle | undefined {
+    if (Object.getPrototypeOf(this) !== FileSystemStore.prototype || Object.hasOwn(this, "get") || Object.hasOwn(this, "getSync")) return undefined;
+    return { module: import.meta.url, export: "FileSystemStore", args: [this.root, { readOnly: true }] };
   }
 
   async getRanges(key: string, ranges: ByteRange[], options?: StoreCallOptions): Promise<Uint8Array[] | undefined> {

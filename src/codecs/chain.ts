@@ -91,16 +91,21 @@ export class CodecChain {
    * (decodeInto). It is used only where that is safe by construction: a single bytes→bytes
    * codec (so its step runs first, before anything can go asynchronous) feeding the plain
    * "bytes" codec (which does not hand the buffer to nested chains, as sharding would).
+   * With `into` (under the same conditions, and when it is exactly the decoded size), the chunk
+   * is decoded there instead: the result is then a view of `into`.
    */
-  decode(bytes: Uint8Array, key?: string, options: { transient?: boolean } = {}): MaybePromise<NdArray> {
+  decode(bytes: Uint8Array, key?: string, options: { transient?: boolean; into?: Uint8Array } = {}): MaybePromise<NdArray> {
     const steps: Step[] = [];
-    const lend = options.transient === true && this.bytesToBytes.length === 1 && this.arrayToBytes.name === "bytes";
+    const lend = (options.transient === true || options.into !== undefined) && this.bytesToBytes.length === 1 && this.arrayToBytes.name === "bytes";
     for (let i = this.bytesToBytes.length - 1; i >= 0; i--) {
       const codec = this.bytesToBytes[i];
       const expectedSize = this.byteSizes[i] ?? undefined;
       const lendScratch = lend && expectedSize !== undefined;
-      // The scratch buffer is taken inside the step, where a failure to grow it is a CodecError like any other.
-      steps.push((b) => codec.decode(b as Uint8Array, lendScratch ? { expectedSize, into: scratch(expectedSize as number) } : { expectedSize }));
+      // `into` (the caller's own memory, e.g. the chunk's place in a read's output) when it fits,
+      // else the scratch buffer — taken inside the step, where a failure to grow it is a
+      // CodecError like any other.
+      const target = (size: number) => (options.into?.byteLength === size ? options.into : options.transient ? scratch(size) : undefined);
+      steps.push((b) => codec.decode(b as Uint8Array, lendScratch ? { expectedSize, into: target(expectedSize as number) } : { expectedSize }));
     }
     steps.push((b) => this.arrayToBytes.decode(b as Uint8Array, this.innerSpec));
     for (let i = this.arrayToArray.length - 1; i >= 0; i--) {
