@@ -18,6 +18,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { findOracle, oracleProblem } from "../../test/helpers/oracle.js";
 import type { PeerJob, PeerRun } from "../peer-node.js";
+import { withHugePages } from "../../src/cli/hugepages.js";
 import { CACHE_DIR, MiB, datasetRoot, nbytes, type ArraySpec } from "./config.js";
 import { prepareArray, valueAt } from "./data.js";
 import { median, notAvailable, type Result } from "./measure.js";
@@ -98,10 +99,11 @@ function pythonPeer(python: string[], job: Record<string, unknown>, label: strin
   });
 }
 
-function nodePeer(job: PeerJob, label: string): Promise<Peer> {
+function nodePeer(job: PeerJob, label: string, env: NodeJS.ProcessEnv = process.env): Promise<Peer> {
   return new Promise((resolvePeer, reject) => {
     const child: ChildProcess = fork(join(repo, "bench", "peer-node.ts"), [JSON.stringify(job)], {
       cwd: repo,
+      env,
       execArgv: ["--import", "tsx", "--expose-gc"],
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
@@ -168,8 +170,14 @@ async function runWorkload(set: PeerSet, op: "read" | "write", sharded: boolean,
     }
   }
   if (!(op === "write" && sharded)) starters.push(["zarrita 0.7", () => nodePeer({ ...base, impl: "zarrita", out: join(out, "zarrita") }, "zarrita 0.7")]);
-  starters.push(["zarrflow", () => nodePeer({ ...base, impl: "zarrflow", out: join(out, "zarrflow") }, "zarrflow")]);
-  if (op === "read") starters.push(["zarrflow, out reused", () => nodePeer({ ...base, impl: "zarrflow-out" }, "zarrflow, out reused")]);
+  const plain = { ...process.env, GLIBC_TUNABLES: undefined };
+  starters.push(["zarrflow", () => nodePeer({ ...base, impl: "zarrflow", out: join(out, "zarrflow") }, "zarrflow", plain)]);
+  if (op === "read") {
+    // As the zarrflow command and `npm start` run (a library user: one environment variable).
+    const huge = "zarrflow, huge pages";
+    starters.push([huge, () => nodePeer({ ...base, impl: "zarrflow" }, huge, withHugePages({ ...process.env, GLIBC_TUNABLES: undefined }))]);
+    starters.push(["zarrflow, out reused", () => nodePeer({ ...base, impl: "zarrflow-out" }, "zarrflow, out reused")]);
+  }
   try {
     for (const [name, start] of starters) {
       try {
