@@ -47,6 +47,7 @@ import { streamFromIterator } from "./stream-util.js";
 import { valueSource, type WriteValue } from "./value.js";
 import type { ChainRef, EncodeResult } from "./worker.js";
 import type { ReadBatch, ReadItem } from "./worker-read.js";
+import type { EncodeStoreBatch, EncodeStoreResult } from "./worker-write.js";
 import { prefetch } from "../operators/prefetch.js";
 import { compute } from "../operators/compute.js";
 import { commit, type CommitItem } from "../operators/commit.js";
@@ -697,6 +698,11 @@ export class ZarrArray {
     type Encoded = CommitItem & { release: () => void };
     // Locks this write holds: released as each chunk commits, and all at once when it ends.
     const held = new Set<() => void>();
+    // Workers store what they encode when the store can be opened in another thread: the
+    // encoded bytes then never come back here. Their tasks still running when the write fails
+    // are waited for before the locks go (nothing of this write may land after it ends).
+    const storeHandle = pool ? store.workerHandle?.() : undefined;
+    const storing = new Set<Promise<unknown>>();
     // Set when the write has ended: a fetch still waiting for a lock then must not keep it.
     let ended = false;
     const toCommit = (item: Merge, bytes: Uint8Array | null): Encoded =>
@@ -749,14 +755,23 @@ export class ZarrArray {
             weight: (item) => (item.patch ? 0 : chunkBytes),
             batch: async (merges, workerPool) => {
               const items = tighten(merges, "existing");
+              const sent = items.map(({ existing, piece, scalar, chunkRegion, mask, extent, key }) => ({ existing, piece, scalar, chunkRegion, mask, extent, key }));
+              const transfer = transferable(items.flatMap((item) => [item.existing, item.scalar ? undefined : item.piece]));
+              if (storeHandle) {
+                const batch: EncodeStoreBatch<ChainRef> = { chain: this.chainRef(chain), writeEmptyChunks, store: storeHandle, items: sent };
+                const task = workerPool.run<EncodeStoreResult>("encodeStoreBatch", batch, transfer);
+                storing.add(task);
+                const { stored, spare } = await task.finally(() => storing.delete(task));
+                if (recycler) for (const buffer of spare) recycler.give(new Uint8Array(buffer));
+                return items.map((item, i): Encoded => {
+                  const size = stored[i];
+                  return size === null ? toCommit(item, null) : { op: "stored", key: item.key, size, release: item.release };
+                });
+              }
               const { encoded, spare } = await workerPool.run<EncodeResult>(
                 "encodeBatch",
-                {
-                  chain: this.chainRef(chain),
-                  writeEmptyChunks,
-                  items: items.map(({ existing, piece, scalar, chunkRegion, mask, extent, key }) => ({ existing, piece, scalar, chunkRegion, mask, extent, key })),
-                },
-                transferable(items.flatMap((item) => [item.existing, item.scalar ? undefined : item.piece])),
+                { chain: this.chainRef(chain), writeEmptyChunks, items: sent },
+                transfer,
               );
               if (recycler) for (const buffer of spare) recycler.give(new Uint8Array(buffer));
               return items.map((item, i) => toCommit(item, encoded[i]));
@@ -772,6 +787,7 @@ export class ZarrArray {
               held.delete(item.release);
               progress.chunksDone++;
               if (item.op === "set" || item.op === "setRange") progress.bytesDone += item.bytes.byteLength;
+              else if (item.op === "stored") progress.bytesDone += item.size;
               else if (item.op === "setRanges") for (const r of item.ranges) progress.bytesDone += r.bytes.byteLength;
               options.onProgress?.({ ...progress });
             },
@@ -784,6 +800,7 @@ export class ZarrArray {
       throw this.withPath(error, (error as { key?: string }).key);
     } finally {
       ended = true;
+      await Promise.allSettled(storing);
       for (const release of held) release();
     }
   }

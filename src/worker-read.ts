@@ -46,7 +46,7 @@ type SyncStore = Store & Required<Pick<Store, "getSync">>;
 const stores = new Map<string, Promise<SyncStore>>();
 
 /** This worker's own instance of the store a handle describes (opened once). */
-function storeOf(handle: StoreHandle): Promise<SyncStore> {
+export function storeOf(handle: StoreHandle): Promise<SyncStore> {
   const id = JSON.stringify(handle);
   let store = stores.get(id);
   if (!store) {

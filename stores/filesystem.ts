@@ -10,7 +10,7 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { closeSync, fstatSync, openSync, readSync, readFile as readFileCallback, type Stats } from "node:fs";
+import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync, readFile as readFileCallback, type Stats } from "node:fs";
 import * as fs from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import * as path from "node:path";
@@ -126,7 +126,7 @@ export class FileSystemStore implements Store {
    */
   workerHandle(): StoreHandle | undefined {
     if (Object.getPrototypeOf(this) !== FileSystemStore.prototype || Object.hasOwn(this, "get") || Object.hasOwn(this, "getSync")) return undefined;
-    return { module: import.meta.url, export: "FileSystemStore", args: [this.root, { readOnly: true }] };
+    return { module: import.meta.url, export: "FileSystemStore", args: [this.root, { readOnly: this.readOnly, durable: this.durable }] };
   }
 
   async getRanges(key: string, ranges: ByteRange[], options?: StoreCallOptions): Promise<Uint8Array[] | undefined> {
@@ -171,6 +171,38 @@ export class FileSystemStore implements Store {
     }
 
     if (this.durable) await syncDirectory(dir, key);
+  }
+
+  /**
+   * `set`, synchronously (a pool worker stores the chunks it encodes: see workerHandle): the
+   * same temporary file and rename, so readers see the old or the new value, never a mix.
+   */
+  setSync(key: string, value: Uint8Array): void {
+    this.#checkWritable("set", key);
+    const file = this.#path(key);
+    const dir = path.dirname(file);
+    const temp = path.join(dir, `.${path.basename(file)}.${tempSuffix()}.tmp`);
+    try {
+      // As #writeTemp: write first, mkdir only on ENOENT (and retry, should a concurrent delete prune it).
+      for (let attempt = 0; ; attempt++) {
+        if (attempt > 0) mkdirSync(dir, { recursive: true });
+        try {
+          writeFileSyncExclusive(temp, value, this.durable);
+          break;
+        } catch (error) {
+          if (errorCode(error) !== "ENOENT" || attempt >= 4) throw error;
+        }
+      }
+      renameSync(temp, file);
+    } catch (error) {
+      try {
+        rmSync(temp, { force: true });
+      } catch {
+        // nothing to clean
+      }
+      throw storeError(error, "cannot write", key, undefined);
+    }
+    if (this.durable) syncDirectorySync(dir, key);
   }
 
   async delete(key: string, options?: StoreCallOptions): Promise<void> {
@@ -461,6 +493,32 @@ function tight(buffer: Uint8Array): Uint8Array {
     return new Uint8Array(buffer.buffer, 0, buffer.byteLength);
   }
   return new Uint8Array(buffer);
+}
+
+/** Creates `file` (it must not exist) holding `bytes`; fsynced when `durable`. */
+function writeFileSyncExclusive(file: string, bytes: Uint8Array, durable: boolean): void {
+  const fd = openSync(file, "wx");
+  try {
+    for (let written = 0; written < bytes.byteLength; ) written += writeSync(fd, bytes, written, bytes.byteLength - written);
+    if (durable) fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** syncDirectory, synchronously. */
+function syncDirectorySync(dir: string, key: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, "r");
+    fsyncSync(fd);
+  } catch (error) {
+    const code = errorCode(error);
+    if (code === "EISDIR" || code === "EPERM" || code === "EINVAL" || code === "EBADF") return;
+    throw storeError(error, "cannot sync directory", key, undefined);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 async function syncDirectory(dir: string, key: string): Promise<void> {

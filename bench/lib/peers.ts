@@ -243,11 +243,11 @@ async function runWorkload(set: PeerSet, op: "read" | "write", sharded: boolean,
 }
 
 /** Every side-by-side table. */
-export async function runPeers(quick: boolean, runs: number, log: (s: string) => void, only?: string[]): Promise<Result[]> {
+export async function runPeers(quick: boolean, runs: number, log: (s: string) => void, only?: string[], ops: ("read" | "write")[] = ["write", "read"]): Promise<Result[]> {
   const results: Result[] = [];
   for (const set of peerSets(quick)) {
     if (only && !only.includes(set.group)) continue;
-    for (const op of ["write", "read"] as const) {
+    for (const op of ops) {
       for (const sharded of [false, true]) {
         const t = performance.now();
         log(`[peers ${set.group}] ${op} ${sharded ? "sharded" : "unsharded"} … `);

@@ -1,5 +1,10 @@
 /**
- * Pool workers that fetch for themselves (Store.workerHandle + getSync, src/worker-read.ts):
+ * Pool workers that fetch and store for themselves (Store.workerHandle + getSync / setSync,
+ * src/worker-read.ts and src/worker-write.ts). Writes: a pooled write stores every encoded chunk
+ * from the worker (no `set` on the main thread), deletes chunks left all fill value, reports
+ * the stored bytes, and fails as inline does on a read-only store.
+ *
+ * Reads (src/worker-read.ts):
  * a pooled read of a FileSystemStore array sends chunk keys to the workers, which read and
  * decode where the bytes land. Pins that this path is taken (no chunk bytes are fetched on the
  * main thread), that it gives the same values as the inline path for unsharded and sharded
@@ -7,12 +12,12 @@
  * with the error class, array path and chunk key of the inline path, and that stores whose
  * reads must go through their own instance (subclasses, replaced methods) keep the old path.
  */
-import { mkdir, mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { create, openArray, slice, type SelectionItem } from "../src/index.js";
-import { CodecError, StoreError } from "../src/errors.js";
+import { CodecError, StoreError, UnsupportedOperationError } from "../src/errors.js";
 import { closePools } from "../src/array.js";
 import { FileSystemStore } from "../stores/index.js";
 
@@ -159,7 +164,7 @@ describe("FileSystemStore.workerHandle and getSync", () => {
     class Counting extends FileSystemStore {}
     const replaced = new FileSystemStore(tmpdir());
     replaced.get = async () => undefined;
-    expect(new FileSystemStore(tmpdir()).workerHandle()).toMatchObject({ export: "FileSystemStore", args: [tmpdir(), { readOnly: true }] });
+    expect(new FileSystemStore(tmpdir()).workerHandle()).toMatchObject({ export: "FileSystemStore", args: [tmpdir(), { readOnly: false, durable: false }] });
     expect(new Counting(tmpdir()).workerHandle()).toBeUndefined();
     expect(replaced.workerHandle()).toBeUndefined();
   });
@@ -177,5 +182,70 @@ describe("FileSystemStore.workerHandle and getSync", () => {
     expect(Array.from(store.getSync("blob", { suffixLength: 3 })!)).toEqual([97, 98, 99]);
     expect(store.getSync("absent/key")).toBeUndefined();
     expect(() => store.getSync("../escape")).toThrow(StoreError);
+  });
+});
+
+describe("pooled writes to a FileSystemStore", () => {
+  it.each([
+    ["unsharded", { chunks: [8, 8, 20] }],
+    ["sharded", { chunks: [4, 4, 5], shards: [8, 12, 20] }],
+  ] as const)("%s: the workers store what they encode, the result reads back, all-fill chunks are deleted", async (_, layout) => {
+    const root = await mkdtemp(join(tmpdir(), "zarrflow-worker-writes-"));
+    try {
+      const store = new FileSystemStore(root);
+      const array = await create(store, {
+        path: "w",
+        shape: SHAPE,
+        chunks: [...layout.chunks],
+        ...("shards" in layout ? { shards: [...layout.shards] } : {}),
+        dtype: "int32",
+        fillValue: 7,
+        codecs: [{ name: "bytes", configuration: { endian: "little" } }, { name: "zstd", configuration: { level: 1, checksum: false } }],
+      });
+      const set = vi.spyOn(FileSystemStore.prototype, "set");
+      let bytesDone = 0;
+      try {
+        await array.write(null, expected, { workers: 2, onProgress: (p) => (bytesDone = p.bytesDone) });
+        expect(set).not.toHaveBeenCalled();
+        // A region of whole chunks (shards) back to the fill value: deleted, not stored.
+        await array.write([slice(0, 8), slice(0, 12), null], 7, { workers: 2 });
+        expect(set).not.toHaveBeenCalled();
+      } finally {
+        set.mockRestore();
+      }
+      const got = await array.read(null, { workers: 0 });
+      expect(Array.from(got.data as Int32Array)).toEqual(Array.from(select([range(0, 45), range(0, 38), range(0, 20)]).map((v, i) => {
+        const a = Math.floor(i / (38 * 20));
+        const b = Math.floor(i / 20) % 38;
+        return a < 8 && b < 12 ? 7 : a < 8 && b < 8 ? 7 : expected[i];
+      })));
+      const first = "shards" in layout ? ["0"] : ["0"];
+      expect(await readdir(join(root, "w", "c", "0", first[0])).catch(() => [])).toEqual([]);
+      let stored = 0;
+      for (const entry of await readdir(join(root, "w", "c"), { recursive: true, withFileTypes: true })) {
+        if (entry.isFile()) stored += (await import("node:fs")).statSync(join(entry.parentPath, entry.name)).size;
+      }
+      expect(bytesDone).toBeGreaterThan(0);
+      expect(stored).toBeLessThanOrEqual(bytesDone); // the first write's bytes; the second deleted some
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it("a read-only store fails with the error class, array path and key of the inline path", async () => {
+    const root = await mkdtemp(join(tmpdir(), "zarrflow-worker-writes-ro-"));
+    try {
+      await create(new FileSystemStore(root), { path: "ro", shape: [64, 64], chunks: [8, 64], dtype: "int32", codecs: [{ name: "bytes", configuration: { endian: "little" } }, { name: "zstd", configuration: { level: 1, checksum: false } }] });
+      const array = await openArray(new FileSystemStore(root, { readOnly: true }), { path: "ro" });
+      for (const workers of [2, 0]) {
+        const error = await array.write(null, values(64 * 64), { workers }).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(UnsupportedOperationError);
+        expect(error).toMatchObject({ path: "ro" });
+        expect((error as { key?: string }).key).toMatch(/^ro\/c\/\d+\/0$/);
+      }
+      expect(await readdir(join(root, "ro"))).toEqual(["zarr.json"]);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
