@@ -34,10 +34,12 @@ interface Args {
   zarrita: boolean;
   /** Side-by-side tables to run (10, 11, 12; default all). */
   peerSets?: string[];
+  /** Results file name under bench/results (default "latest"). */
+  out: string;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { only: new Set(GROUPS), quick: false, runs: 3, copyGiB: 2, clean: false, zarrita: true };
+  const args: Args = { only: new Set(GROUPS), quick: false, runs: 3, copyGiB: 2, clean: false, zarrita: true, out: "latest" };
   let runsGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -50,6 +52,7 @@ function parseArgs(argv: string[]): Args {
     else if (a === "--clean") args.clean = true;
     else if (a === "--no-zarrita") args.zarrita = false;
     else if (a.startsWith("--peer-sets")) args.peerSets = value().split(",").map((s) => s.trim());
+    else if (a.startsWith("--out")) args.out = value().replace(/[^\w.-]/g, "_");
     else if (a.startsWith("--only")) {
       const names = value().split(",").map((s) => s.trim()).filter(Boolean);
       for (const n of names) if (!GROUPS.includes(n as Group)) throw new Error(`--only: unknown workload "${n}" (one of ${GROUPS.join(", ")})`);
@@ -59,7 +62,7 @@ function parseArgs(argv: string[]): Args {
       runsGiven = true;
     } else if (a.startsWith("--copy-gib")) args.copyGiB = Math.max(0.125, parseFloat(value()));
     else if (a === "--help" || a === "-h") {
-      console.log(`usage: npm run bench -- [--only ${GROUPS.join(",")}] [--quick] [--runs N] [--copy-gib N] [--no-zarrita] [--clean]`);
+      console.log(`usage: npm run bench -- [--only ${GROUPS.join(",")}] [--peer-sets 10,11,12] [--quick] [--runs N] [--copy-gib N] [--no-zarrita] [--out NAME] [--clean]`);
       process.exit(0);
     } else throw new Error(`unknown argument ${a} (try --help)`);
   }
@@ -221,9 +224,9 @@ async function main(): Promise<void> {
   console.log(md);
   const out = join(here, "results");
   await mkdir(out, { recursive: true });
-  await writeFile(join(out, "latest.md"), md);
-  await writeFile(join(out, "latest.json"), json(info, results) + "\n");
-  process.stderr.write(`wrote ${join(out, "latest.md")} and latest.json\n`);
+  await writeFile(join(out, `${args.out}.md`), md);
+  await writeFile(join(out, `${args.out}.json`), json(info, results) + "\n");
+  process.stderr.write(`wrote ${join(out, `${args.out}.md`)} and ${args.out}.json\n`);
   await rm(join(CACHE_DIR, "tmp"), { recursive: true, force: true });
 }
 

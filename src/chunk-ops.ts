@@ -104,6 +104,7 @@ export function mergeEncode(
   fillWords: Words,
   writeEmptyChunks: boolean,
   item: MergeItem,
+  transient = false,
 ): MaybePromise<Uint8Array | null> {
   const { dataType, shape } = chain.spec;
   const { itemsize } = DATA_TYPES[dataType];
@@ -114,7 +115,7 @@ export function mergeEncode(
     else if (item.scalar) fillRegion(view.words, shape, item.chunkRegion, piece, view.k);
     else copyRegion(view.words, shape, item.chunkRegion, piece, item.chunkRegion.map((r) => r.count), compact(item.chunkRegion), view.k);
     if (!writeEmptyChunks && isAllFill(view.words, fillWords, view.k)) return null;
-    return chain.encode({ data: base, shape, dtype: dataType }, item.key, { writeEmptyChunks });
+    return chain.encode({ data: base, shape, dtype: dataType }, item.key, { writeEmptyChunks, transient });
   };
   if (item.existing === undefined) {
     // A piece covering the whole chunk already is the chunk, in C order: encode it as it is
@@ -122,7 +123,7 @@ export function mergeEncode(
     if (!item.mask && !item.scalar && coversChunk(item.chunkRegion, shape) && item.piece.byteOffset % itemsize === 0) {
       const view = wordView(item.piece, itemsize);
       if (!writeEmptyChunks && isAllFill(view.words, fillWords, view.k)) return null;
-      return chain.encode({ data: viewAs(dataType, item.piece), shape, dtype: dataType }, item.key, { writeEmptyChunks });
+      return chain.encode({ data: viewAs(dataType, item.piece), shape, dtype: dataType }, item.key, { writeEmptyChunks, transient });
     }
     return build(fillChunk(dataType, shape, fillWords));
   }

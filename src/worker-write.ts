@@ -31,7 +31,8 @@ export async function encodeStoreBatch<R>(batch: EncodeStoreBatch<R>, chainOf: C
   const { chain, fill } = chainOf(batch.chain);
   const stored: (number | null)[] = [];
   for (const item of batch.items) {
-    const result = mergeEncodeChunk(chain, fill, batch.writeEmptyChunks, item);
+    // Transient: stored at once, so the encoded bytes may stay in the codec's scratch memory.
+    const result = mergeEncodeChunk(chain, fill, batch.writeEmptyChunks, item, true);
     const bytes = result instanceof Promise ? await result : result;
     if (bytes !== null) store.setSync(item.key, bytes);
     stored.push(bytes === null ? null : bytes.byteLength);

@@ -116,15 +116,20 @@ export class CodecChain {
     return run(bytes, steps, (error) => this.wrap(error, "decode", key)) as MaybePromise<NdArray>;
   }
 
-  /** Encodes a C-order array of `spec.shape` into stored bytes. */
-  encode(array: NdArray, key?: string, options: { writeEmptyChunks?: boolean } = {}): MaybePromise<Uint8Array> {
+  /**
+   * Encodes a C-order array of `spec.shape` into stored bytes. With `transient`, the result may
+   * live in the last codec's scratch memory until the next encode on this thread (see
+   * BytesToBytesCodec.encode): for callers that store it at once.
+   */
+  encode(array: NdArray, key?: string, options: { writeEmptyChunks?: boolean; transient?: boolean } = {}): MaybePromise<Uint8Array> {
     if (array.dtype !== this.spec.dataType || product(array.shape) !== product(this.spec.shape)) {
       throw new CodecError(`cannot encode a ${array.dtype} array of shape [${array.shape}] with a chain for ${this.spec.dataType} [${this.spec.shape}]`, { path: this.path, key });
     }
     const steps: Step[] = [];
     for (const codec of this.arrayToArray) steps.push((a) => codec.encode(a as NdArray));
     steps.push((a) => this.arrayToBytes.encode(a as NdArray, options));
-    for (const codec of this.bytesToBytes) steps.push((b) => codec.encode(b as Uint8Array));
+    const last = this.bytesToBytes.length - 1;
+    this.bytesToBytes.forEach((codec, i) => steps.push((b) => codec.encode(b as Uint8Array, i === last && options.transient ? { transient: true } : undefined)));
     return run(array, steps, (error) => this.wrap(error, "encode", key)) as MaybePromise<Uint8Array>;
   }
 
