@@ -18,10 +18,11 @@ import { fileURLToPath } from "node:url";
 import { CACHE_DIR, CODEC_NAMES, sizes, type Job, type Kind } from "./lib/config.js";
 import type { Result } from "./lib/measure.js";
 import { json, markdown, type RunInfo } from "./lib/report.js";
+import { runPeers } from "./lib/peers.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, "..");
-const GROUPS = ["read", "write", "latency", "small", "copy", "ceiling", "sharded-read", "shard-latency", "shard-patch", "http", "queue", "browser"] as const;
+const GROUPS = ["read", "write", "latency", "small", "copy", "ceiling", "sharded-read", "shard-latency", "shard-patch", "http", "peers", "queue", "browser"] as const;
 type Group = (typeof GROUPS)[number];
 
 interface Args {
@@ -31,10 +32,14 @@ interface Args {
   copyGiB: number;
   clean: boolean;
   zarrita: boolean;
+  /** Side-by-side tables to run (10, 11, 12; default all). */
+  peerSets?: string[];
+  /** Results file name under bench/results (default "latest"). */
+  out: string;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { only: new Set(GROUPS), quick: false, runs: 3, copyGiB: 2, clean: false, zarrita: true };
+  const args: Args = { only: new Set(GROUPS), quick: false, runs: 3, copyGiB: 2, clean: false, zarrita: true, out: "latest" };
   let runsGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -46,6 +51,8 @@ function parseArgs(argv: string[]): Args {
     if (a === "--quick") args.quick = true;
     else if (a === "--clean") args.clean = true;
     else if (a === "--no-zarrita") args.zarrita = false;
+    else if (a.startsWith("--peer-sets")) args.peerSets = value().split(",").map((s) => s.trim());
+    else if (a.startsWith("--out")) args.out = value().replace(/[^\w.-]/g, "_");
     else if (a.startsWith("--only")) {
       const names = value().split(",").map((s) => s.trim()).filter(Boolean);
       for (const n of names) if (!GROUPS.includes(n as Group)) throw new Error(`--only: unknown workload "${n}" (one of ${GROUPS.join(", ")})`);
@@ -55,7 +62,7 @@ function parseArgs(argv: string[]): Args {
       runsGiven = true;
     } else if (a.startsWith("--copy-gib")) args.copyGiB = Math.max(0.125, parseFloat(value()));
     else if (a === "--help" || a === "-h") {
-      console.log(`usage: npm run bench -- [--only ${GROUPS.join(",")}] [--quick] [--runs N] [--copy-gib N] [--no-zarrita] [--clean]`);
+      console.log(`usage: npm run bench -- [--only ${GROUPS.join(",")}] [--peer-sets 10,11,12] [--quick] [--runs N] [--copy-gib N] [--no-zarrita] [--out NAME] [--clean]`);
       process.exit(0);
     } else throw new Error(`unknown argument ${a} (try --help)`);
   }
@@ -99,6 +106,7 @@ function jobs(args: Args): Job[] {
     for (const variant of ["local", "latency"]) for (const impl of ["zarrflow", "zarrita-cold", "zarrita-warm"]) job("shard-latency", impl, { variant });
   }
   if (args.only.has("shard-patch")) for (const impl of ["zarrflow-patch", "zarrflow-rewrite", "zarrita"]) job("shard-patch", impl);
+  // "peers" (workloads 10–12) runs its own children, alternating implementations: see main().
   if (args.only.has("http")) {
     for (const variant of ["chunked", "sharded"]) for (const impl of ["zarrflow-c8", "zarrflow-c32", "zarrita", "zarrita-coalesce"]) job("http", impl, { variant });
   }
@@ -135,7 +143,7 @@ function runChild(job: Job): Promise<Result[]> {
       if (results) return resolvePromise(results);
       const why = error ?? `exited with ${signal ?? code}`;
       process.stderr.write(`  FAILED: ${why}\n`);
-      const group = { read: "1", write: "1", latency: "2", small: "3", copy: "4", ceiling: "5", "sharded-read": "6", "shard-latency": "7", "shard-patch": "8", http: "9", queue: "10", browser: "11", prepare: "prepare" }[job.kind];
+      const group = { read: "1", write: "1", latency: "2", small: "3", copy: "4", ceiling: "5", "sharded-read": "6", "shard-latency": "7", "shard-patch": "8", http: "9", queue: "13", browser: "14", prepare: "prepare" }[job.kind];
       resolvePromise([
         { group, workload: describe(job), impl: job.impl, mibps: null, ms: null, runsMs: [], peakRssMiB: null, note: `failed: ${why.split("\n")[0]}` },
       ]);
@@ -199,6 +207,7 @@ async function main(): Promise<void> {
     process.stderr.write(`${summary} (${((performance.now() - t) / 1000).toFixed(1)} s)\n`);
     results.push(...rows.filter((r) => r.group !== "prepare" || r.note));
   }
+  if (args.only.has("peers")) results.push(...(await runPeers(args.quick, args.quick ? args.runs : Math.max(args.runs, 6), (s) => process.stderr.write(s), args.peerSets)));
   addRatios(results);
   const info: RunInfo = {
     date: new Date().toISOString(),
@@ -218,9 +227,9 @@ async function main(): Promise<void> {
   console.log(md);
   const out = join(here, "results");
   await mkdir(out, { recursive: true });
-  await writeFile(join(out, "latest.md"), md);
-  await writeFile(join(out, "latest.json"), json(info, results) + "\n");
-  process.stderr.write(`wrote ${join(out, "latest.md")} and latest.json\n`);
+  await writeFile(join(out, `${args.out}.md`), md);
+  await writeFile(join(out, `${args.out}.json`), json(info, results) + "\n");
+  process.stderr.write(`wrote ${join(out, `${args.out}.md`)} and ${args.out}.json\n`);
   await rm(join(CACHE_DIR, "tmp"), { recursive: true, force: true });
 }
 

@@ -15,6 +15,13 @@ import { closePools, copyArray, create, open, openArray, parseCompression, verif
 import { FileSystemStore } from "../stores/index.js";
 import { ProgressReporter, copySnapshot, progressMode } from "../src/cli/progress.js";
 import { formatBytes, formatDuration, formatRate } from "../src/cli/format.js";
+import { relaunchWithHugePages, wantsHugePages } from "../src/cli/hugepages.js";
+
+// Big buffers on huge pages, as the zarrflow command does: run again with glibc's tunable set.
+if (wantsHugePages()) {
+  const code = await relaunchWithHugePages();
+  if (code !== undefined) process.exit(code);
+}
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { planes: { type: "string" } } });
 const samplePath = resolve(positionals[0] ?? "data/sample-v2.zarr");

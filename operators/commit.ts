@@ -12,7 +12,9 @@ export type CommitItem =
   | { op: "setRange"; key: string; offset: number; bytes: Uint8Array }
   /** Several in-place patches of one value, applied in order (a shard's changed inner-chunk slots). */
   | { op: "setRanges"; key: string; ranges: { offset: number; bytes: Uint8Array }[] }
-  | { op: "delete"; key: string };
+  | { op: "delete"; key: string }
+  /** Already set by the pool worker that encoded it (see src/worker-write.ts): `size` bytes. */
+  | { op: "stored"; key: string; size: number };
 
 export interface CommitOptions<T extends CommitItem> {
   concurrency?: number;
@@ -44,6 +46,8 @@ export function commit<T extends CommitItem>(store: Store, options: CommitOption
       case "setRange":
         if (!store.setRange) throw new UnsupportedOperationError("store cannot patch byte ranges", { key: item.key });
         return store.setRange(item.key, item.offset, item.bytes, call);
+      case "stored":
+        return;
       case "setRanges": {
         const setRange = store.setRange?.bind(store);
         if (!setRange) throw new UnsupportedOperationError("store cannot patch byte ranges", { key: item.key });

@@ -30,7 +30,7 @@ import {
 import { copyRegion, wordView, type Words } from "./copy.js";
 import { DATA_TYPES, allocate, bytesOf, product, scalarArray, viewAs, type DataType, type DataTypeInfo, type Scalar, type TypedArray } from "./dtype.js";
 import { MetadataError, UnsupportedOperationError, ValueError, ZarrflowError, asAbortError, throwIfAborted, type ErrorContext } from "./errors.js";
-import { acquireKey } from "./locks.js";
+import { acquireKey, acquireShared } from "./locks.js";
 import { platform } from "./platform/current.js";
 import type { ArrayMetadata, ZarrFormat } from "./metadata.js";
 import type { NdArray } from "./ndarray.js";
@@ -49,6 +49,8 @@ import { joinKey, type Store } from "./store.js";
 import { streamFromIterator } from "./stream-util.js";
 import { valueSource, type WriteValue } from "./value.js";
 import type { ChainRef, EncodeResult } from "./worker.js";
+import type { ReadBatch, ReadItem } from "./worker-read.js";
+import type { EncodeStoreBatch, EncodeStoreResult } from "./worker-write.js";
 import { prefetch } from "../operators/prefetch.js";
 import { compute } from "../operators/compute.js";
 import { commit, type CommitItem } from "../operators/commit.js";
@@ -114,6 +116,12 @@ type FetchedChunk = DecodeItem & { projection: ChunkProjection; stored: number }
 
 /** Codec chains kept per chunk shape of a rectilinear grid (beyond this many, the cache starts over). */
 const SHAPED_CHAINS = 64;
+
+/**
+ * A chunk (or shard) a pool worker fetches for itself (see Store.workerHandle): no bytes here,
+ * `read` is filled in with the stored bytes the worker read.
+ */
+type PlannedChunk = FetchedChunk & { direct: ReadItem; read?: number };
 
 /** One chunk of a planned read. */
 export interface ChunkRequest {
@@ -403,6 +411,42 @@ export class ZarrArray {
       .pipeThrough(flatten<FetchedChunk>());
   }
 
+  /**
+   * Requests → chunks planned for workers that fetch for themselves: the fetch phase happens in
+   * the worker (getSync), so here each item only says where the chunk is and where it goes. A
+   * shard is one item (one task: its index and inner chunks read and decoded where they land).
+   */
+  private planStream(sel: DimSelection[]): ReadableStream<PlannedChunk> {
+    const self = this;
+    function* planned(): Generator<PlannedChunk> {
+      for (const request of self.requests(sel)) {
+        const { chunkRegion, outRegion } = request.projection;
+        const item = { key: request.key, bytes: undefined, stored: 0, chunkRegion, outRegion, projection: request.projection };
+        if (!self.partialShardIO) {
+          yield { ...item, direct: { key: request.key, chunkRegion, outRegion } };
+          continue;
+        }
+        const codec = self.sharding as ShardingCodec;
+        const inner = innerProjections(request.projection, self.chunkExtent(request.projection.chunkCoords), codec.innerChunkShape);
+        const whole = inner.length === self.innerChunksInBounds(request.projection.chunkCoords);
+        const innerItems = inner.map((p) => ({
+          index: codec.flatIndex(p.chunkCoords),
+          key: `${request.key}[${p.chunkCoords.join(",")}]`,
+          chunkRegion: p.chunkRegion,
+          outRegion: p.outRegion,
+        }));
+        yield { ...item, direct: { key: request.key, chunkRegion, outRegion, inner: innerItems, whole } };
+      }
+    }
+    return streamFromIterator(planned());
+  }
+
+  /** Inner chunks of the shard at `shardCoords` that lie (at least partly) inside the array. */
+  private innerChunksInBounds(shardCoords: readonly number[]): number {
+    const inner = (this.sharding as ShardingCodec).innerChunkShape;
+    return this.chunkExtent(shardCoords).reduce((n, s, d) => n * Math.ceil(s / inner[d]), 1);
+  }
+
   /** Fetches the inner chunks of one shard that a projection needs, as plain chunks. */
   private async fetchShardChunks(request: ChunkRequest, signal: AbortSignal, options: OperationOptions): Promise<FetchedChunk[]> {
     const codec = this.shardCodec(request.projection.chunkShape);
@@ -410,7 +454,7 @@ export class ZarrArray {
     const origin = shardCoords.map((c, d) => dimOffset(this.grid[d], c));
     const inner = innerProjections(request.projection, this.chunkExtent(shardCoords), codec.innerChunkShape);
     const needed = inner.map((p) => codec.flatIndex(p.chunkCoords));
-    const inBounds = this.chunkExtent(shardCoords).reduce((n, s, d) => n * Math.ceil(s / codec.innerChunkShape[d]), 1);
+    const inBounds = this.innerChunksInBounds(shardCoords);
     let fetched;
     try {
       fetched = await fetchShard(this.store, request.key, codec, needed, needed.length === inBounds, {
@@ -464,14 +508,19 @@ export class ZarrArray {
     const fill = this.fillWords;
     const chunkBytes = this.chunkBytes();
 
-    type Item = FetchedChunk;
+    type Item = FetchedChunk | PlannedChunk;
     const budget = new ByteBudget(options.prefetchBytes ?? DEFAULT_PREFETCH_BYTES);
     const chain = this.readChain;
     const finished = (item: Item): Item => {
       budget.release(item.stored);
       return item;
     };
-    const reading = this.fetchStream(sel, options, budget)
+    // Workers fetch for themselves when the store can be opened in another thread: the chunks'
+    // bytes then never reach this thread (no copy, transfer or allocation per chunk here).
+    // (Regular grids only: a rectilinear grid's chunks decode with per-shape chains, planned here.)
+    const handle = pool && shared && outBytes.buffer instanceof SharedArrayBuffer && isRegularGrid(this.grid) ? this.store.workerHandle?.() : undefined;
+    const fetching: ReadableStream<Item> = handle ? this.planStream(sel) : this.fetchStream(sel, options, budget);
+    const reading = fetching
       .pipeThrough(
         compute<Item, Item>({
           signal,
@@ -480,9 +529,10 @@ export class ZarrArray {
             const done = decodeInto(this.readChainOf(item), fill, item, target);
             return done instanceof Promise ? done.then(() => finished(item)) : finished(item);
           },
-          weight: (item) => (item.bytes === undefined ? 0 : chunkBytes),
+          weight: (item) => ("direct" in item ? chunkBytes * (item.direct.inner?.length ?? 1) : item.bytes === undefined ? 0 : chunkBytes),
           batch: async (fetched, workerPool) => {
-            const items = tighten(fetched, "bytes");
+            if (handle) return this.readPlanned(fetched as PlannedChunk[], workerPool, handle, outBytes, fullShape, options);
+            const items = tighten(fetched as FetchedChunk[], "bytes");
             if (!shared) {
               const parts = await workerPool.run<ArrayBuffer[]>(
                 "extractBatch",
@@ -511,8 +561,8 @@ export class ZarrArray {
       )
       .pipeTo(
         scatter<Item>((item) => {
-          progress.chunksDone++;
-          progress.bytesDone += item.stored;
+          progress.chunksDone += "direct" in item ? (item.direct.inner?.length ?? 1) : 1;
+          progress.bytesDone += "direct" in item ? (item.read ?? 0) : item.stored;
           options.onProgress?.({ ...progress });
         }),
         { signal },
@@ -525,6 +575,37 @@ export class ZarrArray {
       throw error;
     }
     return { data: out, shape: selectionShape(sel), dtype: dataType };
+  }
+
+  /**
+   * One task of a read whose workers fetch for themselves: chunk keys and places go out, stored
+   * sizes come back. Shards are held shared for the task, as fetchShard holds them (a writer of
+   * this process must not replace a shard between its index and inner chunks being read).
+   */
+  private async readPlanned(
+    items: PlannedChunk[],
+    pool: WorkerPool,
+    handle: NonNullable<ReturnType<NonNullable<Store["workerHandle"]>>>,
+    outBytes: Uint8Array,
+    shape: number[],
+    options: OperationOptions,
+  ): Promise<PlannedChunk[]> {
+    const releases = this.partialShardIO ? await Promise.all(items.map((item) => acquireShared(this.store, item.key, options.signal))) : [];
+    try {
+      const batch: ReadBatch<ChainRef> = {
+        chain: this.chainRef(this.readChain),
+        out: { buffer: outBytes.buffer as SharedArrayBuffer, byteOffset: outBytes.byteOffset, byteLength: outBytes.byteLength, shape, itemsize: this.itemsize },
+        store: handle,
+        ...(this.partialShardIO ? { shard: { chain: this.chainRef(this.chain), path: this.path, coalesce: options.coalesce } } : {}),
+        items: items.map((item) => item.direct),
+      };
+      const read = await pool.run<number[]>("readBatch", batch);
+      return items.map((item, i) => ({ ...item, read: read[i] }));
+    } catch (error) {
+      throw this.withPath(error, (error as { key?: string }).key);
+    } finally {
+      for (const release of releases) release();
+    }
   }
 
   /** Rejects an `out` array of the wrong type or size before anything is read. */
@@ -735,6 +816,11 @@ export class ZarrArray {
     type Encoded = CommitItem & { release: () => void };
     // Locks this write holds: released as each chunk commits, and all at once when it ends.
     const held = new Set<() => void>();
+    // Workers store what they encode when the store can be opened in another thread: the
+    // encoded bytes then never come back here. Their tasks still running when the write fails
+    // are waited for before the locks go (nothing of this write may land after it ends).
+    const storeHandle = pool && isRegularGrid(this.grid) ? store.workerHandle?.() : undefined;
+    const storing = new Set<Promise<unknown>>();
     // Set when the write has ended: a fetch still waiting for a lock then must not keep it.
     let ended = false;
     const toCommit = (item: Merge, bytes: Uint8Array | null): Encoded =>
@@ -787,14 +873,23 @@ export class ZarrArray {
             weight: (item) => (item.patch ? 0 : chunkBytes),
             batch: async (merges, workerPool) => {
               const items = tighten(merges, "existing");
+              const sent = items.map(({ existing, piece, scalar, chunkRegion, mask, extent, key, shape }) => ({ existing, piece, scalar, chunkRegion, mask, extent, key, shape }));
+              const transfer = transferable(items.flatMap((item) => [item.existing, item.scalar ? undefined : item.piece]));
+              if (storeHandle) {
+                const batch: EncodeStoreBatch<ChainRef> = { chain: this.chainRef(chain), writeEmptyChunks, store: storeHandle, items: sent };
+                const task = workerPool.run<EncodeStoreResult>("encodeStoreBatch", batch, transfer);
+                storing.add(task);
+                const { stored, spare } = await task.finally(() => storing.delete(task));
+                if (recycler) for (const buffer of spare) recycler.give(new Uint8Array(buffer));
+                return items.map((item, i): Encoded => {
+                  const size = stored[i];
+                  return size === null ? toCommit(item, null) : { op: "stored", key: item.key, size, release: item.release };
+                });
+              }
               const { encoded, spare } = await workerPool.run<EncodeResult>(
                 "encodeBatch",
-                {
-                  chain: this.chainRef(chain),
-                  writeEmptyChunks,
-                  items: items.map(({ existing, piece, scalar, chunkRegion, mask, extent, key, shape }) => ({ existing, piece, scalar, chunkRegion, mask, extent, key, shape })),
-                },
-                transferable(items.flatMap((item) => [item.existing, item.scalar ? undefined : item.piece])),
+                { chain: this.chainRef(chain), writeEmptyChunks, items: sent },
+                transfer,
               );
               if (recycler) for (const buffer of spare) recycler.give(new Uint8Array(buffer));
               return items.map((item, i) => toCommit(item, encoded[i]));
@@ -810,6 +905,7 @@ export class ZarrArray {
               held.delete(item.release);
               progress.chunksDone++;
               if (item.op === "set" || item.op === "setRange") progress.bytesDone += item.bytes.byteLength;
+              else if (item.op === "stored") progress.bytesDone += item.size;
               else if (item.op === "setRanges") for (const r of item.ranges) progress.bytesDone += r.bytes.byteLength;
               options.onProgress?.({ ...progress });
             },
@@ -822,6 +918,7 @@ export class ZarrArray {
       throw this.withPath(error, (error as { key?: string }).key);
     } finally {
       ended = true;
+      await Promise.allSettled(storing);
       for (const release of held) release();
     }
   }

@@ -41,14 +41,46 @@ export function decodeInto(
     fillRegion(out.words, out.shape, item.outRegion, fillWords, out.k);
     return;
   }
-  // Transient: the chunk is copied out right away, so it may live in scratch memory.
-  const decoded = chain.decode(item.bytes, item.key, { transient: true });
+  // Transient: the chunk is copied out right away, so it may live in scratch memory. Where the
+  // whole chunk is one contiguous run of the output, it is decoded straight into it (no copy).
+  const into = contiguousPlace(out, item, chain.spec.shape);
+  const decoded = chain.decode(item.bytes, item.key, { transient: true, into });
   const place = (chunk: NdArray) => {
-    const words = wordView(bytesOf(chunk.data), DATA_TYPES[chunk.dtype].itemsize).words;
+    const bytes = bytesOf(chunk.data);
+    if (into && bytes.buffer === into.buffer && bytes.byteOffset === into.byteOffset) return;
+    const words = wordView(bytes, DATA_TYPES[chunk.dtype].itemsize).words;
     copyRegion(out.words, out.shape, item.outRegion, words, chain.spec.shape, item.chunkRegion, out.k);
   };
   if (decoded instanceof Promise) return decoded.then(place);
   place(decoded);
+}
+
+/**
+ * The bytes of `out` that a whole chunk fills when its place there is one contiguous run (the
+ * chunk is read whole, and every output dimension after its first of extent > 1 is taken
+ * whole): a chunk of rows [8, 256, 256] in a [512, 256, 256] output is; a [64, 64, 64] chunk in
+ * a [1024, 1024, 64] output is not. Undefined otherwise.
+ */
+function contiguousPlace(out: OutputTarget, item: DecodeItem, chunkShape: readonly number[]): Uint8Array | undefined {
+  const { chunkRegion, outRegion } = item;
+  const ndim = chunkShape.length;
+  if (outRegion.length !== ndim || out.shape.length !== ndim) return undefined;
+  let offset = 0;
+  let stride = 1;
+  let outer = false;
+  for (let d = ndim - 1; d >= 0; d--) {
+    const c = chunkRegion[d];
+    const o = outRegion[d];
+    if (c.index || o.index || c.start !== 0 || c.count !== chunkShape[d]) return undefined;
+    if (outer && c.count > 1) return undefined;
+    if (c.count > 1 && o.step !== 1) return undefined;
+    if (o.count !== out.shape[d]) outer = true;
+    offset += o.start * stride;
+    stride *= out.shape[d];
+  }
+  const elementBytes = out.k * out.words.BYTES_PER_ELEMENT;
+  const length = product(chunkShape) * elementBytes;
+  return new Uint8Array(out.words.buffer, out.words.byteOffset + offset * elementBytes, length);
 }
 
 export interface MergeItem {
@@ -76,6 +108,7 @@ export function mergeEncode(
   fillWords: Words,
   writeEmptyChunks: boolean,
   item: MergeItem,
+  transient = false,
 ): MaybePromise<Uint8Array | null> {
   const { dataType, shape } = chain.spec;
   const { itemsize } = DATA_TYPES[dataType];
@@ -86,7 +119,7 @@ export function mergeEncode(
     else if (item.scalar) fillRegion(view.words, shape, item.chunkRegion, piece, view.k);
     else copyRegion(view.words, shape, item.chunkRegion, piece, item.chunkRegion.map((r) => r.count), compact(item.chunkRegion), view.k);
     if (!writeEmptyChunks && isAllFill(view.words, fillWords, view.k)) return null;
-    return chain.encode({ data: base, shape, dtype: dataType }, item.key, { writeEmptyChunks });
+    return chain.encode({ data: base, shape, dtype: dataType }, item.key, { writeEmptyChunks, transient });
   };
   if (item.existing === undefined) {
     // A piece covering the whole chunk already is the chunk, in C order: encode it as it is
@@ -94,7 +127,7 @@ export function mergeEncode(
     if (!item.mask && !item.scalar && coversChunk(item.chunkRegion, shape) && (Array.isArray(item.piece) || item.piece.byteOffset % itemsize === 0)) {
       const view = wordView(item.piece, itemsize);
       if (!writeEmptyChunks && isAllFill(view.words, fillWords, view.k)) return null;
-      return chain.encode({ data: viewAs(dataType, item.piece), shape, dtype: dataType }, item.key, { writeEmptyChunks });
+      return chain.encode({ data: viewAs(dataType, item.piece), shape, dtype: dataType }, item.key, { writeEmptyChunks, transient });
     }
     return build(fillChunk(dataType, shape, fillWords));
   }

@@ -11,6 +11,7 @@
 import { closePools } from "./array.js";
 import { SelectionError, ZarrflowError, isAbortError } from "./errors.js";
 import { UsageError } from "./cli/args.js";
+import { relaunchWithHugePages, wantsHugePages } from "./cli/hugepages.js";
 import type { CommandContext } from "./cli/context.js";
 
 const HELP = `Usage: zarrflow <command> [options]
@@ -114,7 +115,9 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-const code = await main(process.argv.slice(2));
+// Big buffers on huge pages: the command runs again with glibc's tunable set (see cli/hugepages.ts).
+const relaunched = wantsHugePages() ? await relaunchWithHugePages() : undefined;
+const code = relaunched ?? (await main(process.argv.slice(2)));
 process.exitCode = code;
 // Whatever may still hold the event loop (a keep-alive socket), the work is done: leave soon.
 setTimeout(() => process.exit(code), 1000).unref();

@@ -143,6 +143,8 @@ const ERROR_CLASSES: Record<string, new (message: string, context: ErrorContext)
   SelectionError,
   ValueError,
   StoreError,
+  // Workers store chunks themselves (src/worker-write.ts): a read-only store refuses there.
+  UnsupportedOperationError,
 };
 
 /** Rebuilds an error serialised in a worker, with its class where it is a zarrflow error. */

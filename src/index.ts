@@ -41,7 +41,7 @@ export {
 } from "./dtype.js";
 export { ndarray, type NdArray } from "./ndarray.js";
 export * from "./errors.js";
-export type { Store, ByteRange, StoreCallOptions, WritableStore } from "./store.js";
+export type { Store, ByteRange, StoreCallOptions, WritableStore, GetSyncOptions, StoreHandle } from "./store.js";
 export {
   CodecChain,
   registerCodec,

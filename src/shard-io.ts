@@ -93,42 +93,10 @@ async function fetchShardUnlocked(
 ): Promise<ShardFetch> {
   const context = { path: options.path, key };
   const call = { signal: options.signal };
-  const pieces = new Map<number, Uint8Array>();
-  if (wholeShard) {
-    const shard = await store.get(key, undefined, call);
-    if (shard === undefined) return { absent: true, pieces, requests: 1 };
-    let index: ShardIndex;
-    try {
-      index = codec.readIndex(shard);
-    } catch (error) {
-      throw named(error, context);
-    }
-    for (const i of needed) {
-      const range = index.range(i);
-      if (range) pieces.set(i, shard.subarray(range.offset, range.offset + range.length));
-    }
-    return { absent: false, pieces, requests: 1 };
-  }
-
-  const indexLength = codec.indexByteLength();
-  const indexRange: ByteRange = codec.indexLocation === "end" ? { suffixLength: indexLength } : { offset: 0, length: indexLength };
-  const indexBytes = await store.get(key, indexRange, call);
-  if (indexBytes === undefined) return { absent: true, pieces, requests: 1 };
-  if (indexBytes.byteLength !== indexLength) {
-    throw new CodecError(`shard is ${indexBytes.byteLength} bytes, shorter than its ${indexLength}-byte index (truncated?)`, context);
-  }
-  let index: ShardIndex;
-  try {
-    index = codec.decodeIndex(indexBytes);
-  } catch (error) {
-    throw named(error, context);
-  }
-  const ranges: { index: number; offset: number; length: number }[] = [];
-  for (const i of needed) {
-    const range = index.range(i);
-    if (range) ranges.push({ index: i, ...range });
-  }
-  const spans = coalesceRanges(ranges, options.maxGap ?? 1 << 20, options.maxRequest ?? 16 << 20);
+  if (wholeShard) return piecesOfShard(await store.get(key, undefined, call), codec, needed, context);
+  const index = readIndexBytes(await store.get(key, indexRangeOf(codec), call), codec, context);
+  if (index === undefined) return { absent: true, pieces: new Map(), requests: 1 };
+  const spans = spansOf(index, needed, options);
   const requested: ByteRange[] = spans.map((s) => ({ offset: s.offset, length: s.end - s.offset }));
   let buffers: (Uint8Array | undefined)[];
   if (store.getRanges && requested.length > 1) {
@@ -136,6 +104,94 @@ async function fetchShardUnlocked(
   } else {
     buffers = await Promise.all(requested.map((range) => store.get(key, range, call)));
   }
+  return { absent: false, pieces: piecesOfSpans(spans, buffers, context), requests: 1 + requested.length };
+}
+
+/**
+ * fetchShard on a store that reads synchronously (a pool worker's own store: see
+ * Store.workerHandle), with every byte read into `scratch` when it is large enough: the pieces
+ * are then views of it, valid until its next use. `scratch(n)` returns a buffer of at least n
+ * bytes (grown when needed). No lock here: the caller holds it.
+ */
+export function fetchShardSync(
+  store: Store & Required<Pick<Store, "getSync">>,
+  key: string,
+  codec: ShardingCodec,
+  needed: readonly number[],
+  wholeShard: boolean,
+  options: CoalesceOptions & { path: string; scratch?: (size: number) => Uint8Array },
+): ShardFetch {
+  const context = { path: options.path, key };
+  if (wholeShard) {
+    const shard = store.getSync(key, undefined, options.scratch ? { into: options.scratch(0) } : undefined);
+    // Did not fit: grow the scratch for the next shard (shards of an array have similar sizes).
+    if (shard && options.scratch && shard.buffer !== options.scratch(0).buffer) options.scratch(shard.byteLength);
+    return piecesOfShard(shard, codec, needed, context);
+  }
+  const index = readIndexBytes(store.getSync(key, indexRangeOf(codec)), codec, context);
+  if (index === undefined) return { absent: true, pieces: new Map(), requests: 1 };
+  const spans = spansOf(index, needed, options);
+  const total = spans.reduce((n, s) => n + s.end - s.offset, 0);
+  const scratch = options.scratch?.(total);
+  let at = 0;
+  const buffers = spans.map((span) => {
+    const length = span.end - span.offset;
+    const buffer = store.getSync(key, { offset: span.offset, length }, scratch ? { into: scratch.subarray(at) } : undefined);
+    at += length;
+    return buffer;
+  });
+  return { absent: false, pieces: piecesOfSpans(spans, buffers, context), requests: 1 + spans.length };
+}
+
+function indexRangeOf(codec: ShardingCodec): ByteRange {
+  const length = codec.indexByteLength();
+  return codec.indexLocation === "end" ? { suffixLength: length } : { offset: 0, length };
+}
+
+/** The inner chunks of a whole fetched shard (undefined: the shard is absent). */
+function piecesOfShard(shard: Uint8Array | undefined, codec: ShardingCodec, needed: readonly number[], context: ErrorContext): ShardFetch {
+  const pieces = new Map<number, Uint8Array>();
+  if (shard === undefined) return { absent: true, pieces, requests: 1 };
+  let index: ShardIndex;
+  try {
+    index = codec.readIndex(shard);
+  } catch (error) {
+    throw named(error, context);
+  }
+  for (const i of needed) {
+    const range = index.range(i);
+    if (range) pieces.set(i, shard.subarray(range.offset, range.offset + range.length));
+  }
+  return { absent: false, pieces, requests: 1 };
+}
+
+/** A fetched index, decoded (undefined: the shard is absent). */
+function readIndexBytes(indexBytes: Uint8Array | undefined, codec: ShardingCodec, context: ErrorContext): ShardIndex | undefined {
+  if (indexBytes === undefined) return undefined;
+  const indexLength = codec.indexByteLength();
+  if (indexBytes.byteLength !== indexLength) {
+    throw new CodecError(`shard is ${indexBytes.byteLength} bytes, shorter than its ${indexLength}-byte index (truncated?)`, context);
+  }
+  try {
+    return codec.decodeIndex(indexBytes);
+  } catch (error) {
+    throw named(error, context);
+  }
+}
+
+/** The requests for the present needed inner chunks: nearby ranges coalesced. */
+function spansOf(index: ShardIndex, needed: readonly number[], options: CoalesceOptions): Span[] {
+  const ranges: { index: number; offset: number; length: number }[] = [];
+  for (const i of needed) {
+    const range = index.range(i);
+    if (range) ranges.push({ index: i, ...range });
+  }
+  return coalesceRanges(ranges, options.maxGap ?? 1 << 20, options.maxRequest ?? 16 << 20);
+}
+
+/** The inner chunks' bytes out of the fetched spans; a span cut short means a broken shard. */
+function piecesOfSpans(spans: Span[], buffers: (Uint8Array | undefined)[], context: ErrorContext): Map<number, Uint8Array> {
+  const pieces = new Map<number, Uint8Array>();
   spans.forEach((span, s) => {
     const buffer = buffers[s];
     const expected = span.end - span.offset;
@@ -148,5 +204,5 @@ async function fetchShardUnlocked(
     }
     for (const m of span.members) pieces.set(m.index, buffer.subarray(m.offset - span.offset, m.offset - span.offset + m.length));
   });
-  return { absent: false, pieces, requests: 1 + requested.length };
+  return pieces;
 }

@@ -222,10 +222,12 @@ export function mergeEncodeChunk(
   fillWords: Words,
   writeEmptyChunks: boolean,
   item: MergeItem,
+  /** The result may live in scratch memory until the next encode on this thread (see CodecChain.encode). */
+  transient = false,
 ): MaybePromise<Uint8Array | null> {
   const codec = chain.arrayToBytes;
   if (codec instanceof ShardingCodec && chain.arrayToArray.length === 0 && chain.bytesToBytes.length === 0 && item.extent && !item.mask) {
     return mergeEncodeShard(codec, fillWords, writeEmptyChunks, { ...item, extent: item.extent });
   }
-  return mergeEncode(chain, fillWords, writeEmptyChunks, item);
+  return mergeEncode(chain, fillWords, writeEmptyChunks, item, transient);
 }

@@ -34,11 +34,37 @@ export interface Store {
   setRange?(key: string, offset: number, bytes: Uint8Array, options?: StoreCallOptions): Promise<void>;
   /** Size of the value at `key` in bytes, or `undefined` when absent. */
   size?(key: string, options?: StoreCallOptions): Promise<number | undefined>;
-  /** Synchronous variants, for stores that can answer without IO (memory). */
-  getSync?(key: string, range?: ByteRange): Uint8Array | undefined;
+  /**
+   * Synchronous variants, for stores that can answer without waiting (memory, local files).
+   * With `into`, the store may read into that buffer and return a view of it (when it is large
+   * enough) instead of allocating; the caller owns `into` and reuses it, so the result is only
+   * valid until the caller's next use of it.
+   */
+  getSync?(key: string, range?: ByteRange, options?: GetSyncOptions): Uint8Array | undefined;
   setSync?(key: string, value: Uint8Array): void;
   /** Releases resources (file handles, connection pools). */
   close?(): Promise<void>;
+  /**
+   * How another thread opens this same store for itself: then pool workers read chunks with
+   * `getSync` where they decode them, and the bytes never cross threads. Undefined (or no such
+   * method) when the store cannot be reopened elsewhere, or its reads must go through this
+   * instance (wrappers that count, delay or fault requests).
+   */
+  workerHandle?(): StoreHandle | undefined;
+}
+
+export interface GetSyncOptions {
+  into?: Uint8Array;
+}
+
+/**
+ * A store by value: the module to import (a URL), the export to construct and its arguments
+ * (structured-clonable). The constructed store must have `getSync`.
+ */
+export interface StoreHandle {
+  module: string;
+  export: string;
+  args: unknown[];
 }
 
 /** A store that supports writes. */

@@ -12,6 +12,8 @@ import { mergeEncodeChunk } from "./shard-merge.js";
 import { wordView, type Words } from "./copy.js";
 import { serializeError, type SerializedError } from "./errors.js";
 import type { TaskPort } from "./platform/types.js";
+import { readBatch, type ReadBatch } from "./worker-read.js";
+import { encodeStoreBatch, type EncodeStoreBatch } from "./worker-write.js";
 
 /** A codec chain by value: everything a worker needs to rebuild it. */
 export interface ChainRef {
@@ -87,6 +89,25 @@ const tasks: Record<string, (arg: never) => Promise<Reply<unknown>> | Reply<unkn
         if (pending instanceof Promise) await pending;
       }
       return { result: { ok: true, value: batch.items.length }, transfer: [] };
+    } catch (error) {
+      return failed(error);
+    }
+  },
+
+  // Fetches for itself (the store's workerHandle) and decodes into a shared output.
+  async readBatch(batch: ReadBatch<ChainRef>): Promise<Reply<number[]>> {
+    try {
+      return { result: { ok: true, value: await readBatch(batch, chainOf) }, transfer: [] };
+    } catch (error) {
+      return failed(error);
+    }
+  },
+
+  // Encodes and stores for itself; the pieces go back for reuse.
+  async encodeStoreBatch(batch: EncodeStoreBatch<ChainRef>): Promise<Reply<unknown>> {
+    try {
+      const value = await encodeStoreBatch(batch, chainOf);
+      return { result: { ok: true, value }, transfer: value.spare };
     } catch (error) {
       return failed(error);
     }

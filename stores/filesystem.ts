@@ -10,7 +10,7 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { readFile as readFileCallback, type Stats } from "node:fs";
+import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync, readFile as readFileCallback, type Stats } from "node:fs";
 import * as fs from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import * as path from "node:path";
@@ -25,7 +25,7 @@ import {
   throwIfAborted,
 } from "../src/errors.js";
 import { resolveRange, validateRange } from "../src/store.js";
-import type { ByteRange, Store, StoreCallOptions } from "../src/store.js";
+import type { ByteRange, GetSyncOptions, Store, StoreCallOptions, StoreHandle } from "../src/store.js";
 
 export interface FileSystemStoreOptions {
   /** Reject set/delete/setRange with UnsupportedOperationError. */
@@ -83,6 +83,52 @@ export class FileSystemStore implements Store {
     return ranges?.[0];
   }
 
+  /**
+   * The same answer as `get`, read synchronously (pool workers call it: see workerHandle).
+   * With `into` large enough, the bytes land there (a view of it is returned): a worker reading
+   * chunk after chunk then reuses one buffer instead of allocating and page-faulting a new one.
+   */
+  getSync(key: string, range?: ByteRange, options?: GetSyncOptions): Uint8Array | undefined {
+    checkRange(key, range);
+    const file = this.#path(key);
+    let fd: number;
+    try {
+      fd = openSync(file, "r");
+    } catch (error) {
+      if (isAbsent(error)) return undefined;
+      throw storeError(error, "cannot open", key, undefined);
+    }
+    try {
+      const stats = fstatSync(fd);
+      if (!stats.isFile()) throw new StoreError("not a regular file", { key });
+      const [start, end] = resolveRange(range, stats.size);
+      const length = end - start;
+      const into = options?.into;
+      const buffer = into && into.byteLength >= length ? into.subarray(0, length) : new Uint8Array(length);
+      let filled = 0;
+      while (filled < length) {
+        const n = readSync(fd, buffer, filled, length - filled, start + filled);
+        if (n === 0) break; // the file shrank since fstat: what exists, as `get` does
+        filled += n;
+      }
+      return filled === length ? buffer : buffer.buffer === into?.buffer ? buffer.subarray(0, filled) : buffer.slice(0, filled);
+    } catch (error) {
+      throw storeError(error, "cannot read", key, undefined);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /**
+   * Pool workers open their own FileSystemStore on the same root and read chunks where they
+   * decode them. Not for subclasses or instances whose `get` was replaced: their reads must go
+   * through them.
+   */
+  workerHandle(): StoreHandle | undefined {
+    if (Object.getPrototypeOf(this) !== FileSystemStore.prototype || Object.hasOwn(this, "get") || Object.hasOwn(this, "getSync")) return undefined;
+    return { module: import.meta.url, export: "FileSystemStore", args: [this.root, { readOnly: this.readOnly, durable: this.durable }] };
+  }
+
   async getRanges(key: string, ranges: ByteRange[], options?: StoreCallOptions): Promise<Uint8Array[] | undefined> {
     const signal = options?.signal;
     throwIfAborted(signal, { key });
@@ -125,6 +171,38 @@ export class FileSystemStore implements Store {
     }
 
     if (this.durable) await syncDirectory(dir, key);
+  }
+
+  /**
+   * `set`, synchronously (a pool worker stores the chunks it encodes: see workerHandle): the
+   * same temporary file and rename, so readers see the old or the new value, never a mix.
+   */
+  setSync(key: string, value: Uint8Array): void {
+    this.#checkWritable("set", key);
+    const file = this.#path(key);
+    const dir = path.dirname(file);
+    const temp = path.join(dir, `.${path.basename(file)}.${tempSuffix()}.tmp`);
+    try {
+      // As #writeTemp: write first, mkdir only on ENOENT (and retry, should a concurrent delete prune it).
+      for (let attempt = 0; ; attempt++) {
+        if (attempt > 0) mkdirSync(dir, { recursive: true });
+        try {
+          writeFileSyncExclusive(temp, value, this.durable);
+          break;
+        } catch (error) {
+          if (errorCode(error) !== "ENOENT" || attempt >= 4) throw error;
+        }
+      }
+      renameSync(temp, file);
+    } catch (error) {
+      try {
+        rmSync(temp, { force: true });
+      } catch {
+        // nothing to clean
+      }
+      throw storeError(error, "cannot write", key, undefined);
+    }
+    if (this.durable) syncDirectorySync(dir, key);
   }
 
   async delete(key: string, options?: StoreCallOptions): Promise<void> {
@@ -415,6 +493,32 @@ function tight(buffer: Uint8Array): Uint8Array {
     return new Uint8Array(buffer.buffer, 0, buffer.byteLength);
   }
   return new Uint8Array(buffer);
+}
+
+/** Creates `file` (it must not exist) holding `bytes`; fsynced when `durable`. */
+function writeFileSyncExclusive(file: string, bytes: Uint8Array, durable: boolean): void {
+  const fd = openSync(file, "wx");
+  try {
+    for (let written = 0; written < bytes.byteLength; ) written += writeSync(fd, bytes, written, bytes.byteLength - written);
+    if (durable) fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** syncDirectory, synchronously. */
+function syncDirectorySync(dir: string, key: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, "r");
+    fsyncSync(fd);
+  } catch (error) {
+    const code = errorCode(error);
+    if (code === "EISDIR" || code === "EPERM" || code === "EINVAL" || code === "EBADF") return;
+    throw storeError(error, "cannot sync directory", key, undefined);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 async function syncDirectory(dir: string, key: string): Promise<void> {

@@ -10,6 +10,6 @@ export { ZipStore, ZipError, type ZipStoreOptions, type ZipEntry } from "./zip.j
 export { ZipWriterStore, type ZipWriterOptions } from "./zip-writer.js";
 export { S3Store, S3StoreError, S3AccessError, parseS3Location, type S3StoreOptions, type S3Location } from "./s3.js";
 export { S3CredentialsError, type S3Credentials } from "./s3-credentials.js";
-export type { Store, ByteRange, StoreCallOptions, WritableStore } from "../src/store.js";
+export type { Store, ByteRange, StoreCallOptions, WritableStore, GetSyncOptions, StoreHandle } from "../src/store.js";
 export { CountingStore, LatencyStore, type CallRecord } from "./wrappers.js";
 export { FaultStore, InjectedFaultError, type FaultKind, type FaultMethod, type FaultStoreOptions, type InjectedFault } from "./fault.js";

@@ -1,5 +1,6 @@
 /** Markdown and JSON output of a benchmark run. */
 import type { Result } from "./measure.js";
+import { PEER_GROUP_TITLES } from "./peers.js";
 
 export interface RunInfo {
   date: string;
@@ -26,9 +27,25 @@ export const GROUP_TITLES: Record<string, string> = {
   "7": "7. One inner chunk of a sharded array: read latency (ms is the median read)",
   "8": "8. Partial-shard write: one inner chunk into an existing dense shard, in-place patch vs rewrite",
   "9": "9. HTTP: nginx behind a proxy adding 10 ms per request",
-  "10": "10. Copy through BullMQ + Redis: one process vs 2 worker processes on this machine, and the queue alone",
-  "11": "11. Chromium: zarrflow (Web Worker pool) vs zarrita.js in one page, over HTTP (targets: ≥ 3× zarrita, longest main-thread task < 50 ms)",
+  ...PEER_GROUP_TITLES,
+  "13": "13. Copy through BullMQ + Redis: one process vs 2 worker processes on this machine, and the queue alone",
+  "14": "14. Chromium: zarrflow (Web Worker pool) vs zarrita.js in one page, over HTTP (targets: ≥ 3× zarrita, longest main-thread task < 50 ms)",
 };
+
+/** Side-by-side tables (workloads 10–12): CPU per call next to throughput, ratios against Fused. */
+function peerTable(title: string, rows: Result[]): string[] {
+  const lines = [`## ${title}`, ""];
+  lines.push("| workload | impl | MiB/s | CPU-s | CPU-s / GiB | main thread CPU-s | minor faults | vs Fused (MiB/s; CPU) | notes |");
+  lines.push("|---|---|--:|--:|--:|--:|--:|---|---|");
+  for (const r of rows) {
+    const e = r.extra ?? {};
+    const s = (v: unknown) => (v === undefined ? "" : fmt(Number(v) / 1000, 2));
+    const vs = r.ratios ? `${fmt(r.ratios["Fused MiB/s"], 2)}×; ${fmt(r.ratios["Fused CPU"], 2)}×` : "";
+    const note = [r.note, r.runsMs.length > 1 ? `runs ${r.runsMs.map((t) => Math.round(t)).join("/")} ms, cpu ${e.runsCpuMs} ms` : ""].filter(Boolean).join("; ");
+    lines.push(`| ${r.workload} | ${r.impl} | ${fmt(r.mibps)} | ${s(e.cpuMs)} | ${e.cpuSPerGiB ?? ""} | ${s(e.mainCpuMs)} | ${e.minorFaults ?? ""} | ${vs} | ${note} |`);
+  }
+  return lines;
+}
 
 const fmt = (n: number | null | undefined, digits = 0): string => (n === null || n === undefined || !Number.isFinite(n) ? "n/a" : n.toFixed(digits));
 
@@ -84,6 +101,10 @@ export function markdown(info: RunInfo, results: Result[]): string {
   lines.push("Data on local disk (FileSystemStore; zarrita's @zarrita/storage FileSystemStore), warm page cache. Peak RSS is the whole workload process (`process.resourceUsage().maxRSS`), input data included for writes.");
   for (const group of Object.keys(GROUP_TITLES)) {
     const rows = results.filter((r) => r.group === group);
+    if (PEER_GROUP_TITLES[group]) {
+      if (rows.length) lines.push("", ...peerTable(PEER_GROUP_TITLES[group], rows));
+      continue;
+    }
     if (!rows.length) continue;
     lines.push("");
     lines.push(`## ${GROUP_TITLES[group]}`);

@@ -92,16 +92,21 @@ export class CodecChain {
    * (decodeInto). It is used only where that is safe by construction: a single bytes→bytes
    * codec (so its step runs first, before anything can go asynchronous) feeding the plain
    * "bytes" codec (which does not hand the buffer to nested chains, as sharding would).
+   * With `into` (under the same conditions, and when it is exactly the decoded size), the chunk
+   * is decoded there instead: the result is then a view of `into`.
    */
-  decode(bytes: Uint8Array, key?: string, options: { transient?: boolean } = {}): MaybePromise<NdArray> {
+  decode(bytes: Uint8Array, key?: string, options: { transient?: boolean; into?: Uint8Array } = {}): MaybePromise<NdArray> {
     const steps: Step[] = [];
-    const lend = options.transient === true && this.bytesToBytes.length === 1 && this.arrayToBytes.name === "bytes";
+    const lend = (options.transient === true || options.into !== undefined) && this.bytesToBytes.length === 1 && this.arrayToBytes.name === "bytes";
     for (let i = this.bytesToBytes.length - 1; i >= 0; i--) {
       const codec = this.bytesToBytes[i];
       const expectedSize = this.byteSizes[i] ?? undefined;
       const lendScratch = lend && expectedSize !== undefined;
-      // The scratch buffer is taken inside the step, where a failure to grow it is a CodecError like any other.
-      steps.push((b) => codec.decode(b as Uint8Array, lendScratch ? { expectedSize, into: scratch(expectedSize as number) } : { expectedSize }));
+      // `into` (the caller's own memory, e.g. the chunk's place in a read's output) when it fits,
+      // else the scratch buffer — taken inside the step, where a failure to grow it is a
+      // CodecError like any other.
+      const target = (size: number) => (options.into?.byteLength === size ? options.into : options.transient ? scratch(size) : undefined);
+      steps.push((b) => codec.decode(b as Uint8Array, lendScratch ? { expectedSize, into: target(expectedSize as number) } : { expectedSize }));
     }
     steps.push((b) => this.arrayToBytes.decode(b as Uint8Array, this.innerSpec));
     for (let i = this.arrayToArray.length - 1; i >= 0; i--) {
@@ -112,15 +117,20 @@ export class CodecChain {
     return run(bytes, steps, (error) => this.wrap(error, "decode", key)) as MaybePromise<NdArray>;
   }
 
-  /** Encodes a C-order array of `spec.shape` into stored bytes. */
-  encode(array: NdArray, key?: string, options: { writeEmptyChunks?: boolean } = {}): MaybePromise<Uint8Array> {
+  /**
+   * Encodes a C-order array of `spec.shape` into stored bytes. With `transient`, the result may
+   * live in the last codec's scratch memory until the next encode on this thread (see
+   * BytesToBytesCodec.encode): for callers that store it at once.
+   */
+  encode(array: NdArray, key?: string, options: { writeEmptyChunks?: boolean; transient?: boolean } = {}): MaybePromise<Uint8Array> {
     if (array.dtype !== this.spec.dataType || product(array.shape) !== product(this.spec.shape)) {
       throw new CodecError(`cannot encode a ${array.dtype} array of shape [${array.shape}] with a chain for ${this.spec.dataType} [${this.spec.shape}]`, { path: this.path, key });
     }
     const steps: Step[] = [];
     for (const codec of this.arrayToArray) steps.push((a) => codec.encode(a as NdArray));
     steps.push((a) => this.arrayToBytes.encode(a as NdArray, options));
-    for (const codec of this.bytesToBytes) steps.push((b) => codec.encode(b as Uint8Array));
+    const last = this.bytesToBytes.length - 1;
+    this.bytesToBytes.forEach((codec, i) => steps.push((b) => codec.encode(b as Uint8Array, i === last && options.transient ? { transient: true } : undefined)));
     return run(array, steps, (error) => this.wrap(error, "encode", key)) as MaybePromise<Uint8Array>;
   }
 

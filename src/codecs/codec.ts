@@ -66,7 +66,11 @@ export interface ArrayToBytesCodec extends CodecBase {
 
 export interface BytesToBytesCodec extends CodecBase {
   readonly kind: "bytes_to_bytes";
-  encode(bytes: Uint8Array): MaybePromise<Uint8Array>;
+  /**
+   * With `transient`, the result may be a view of per-thread scratch memory, valid until the
+   * next encode on this thread: for callers that store it at once (a pool worker's setSync).
+   */
+  encode(bytes: Uint8Array, context?: { transient?: boolean }): MaybePromise<Uint8Array>;
   decode(bytes: Uint8Array, context: DecodeContext): MaybePromise<Uint8Array>;
   /** Encoded size given a fixed input size (null input → null), or null when data-dependent. */
   fixedEncodedSize(inputSize: number | null): number | null;

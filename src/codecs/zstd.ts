@@ -33,7 +33,7 @@ export class ZstdCodec implements BytesToBytesCodec {
     readonly checksum: boolean,
   ) {}
 
-  encode(bytes: Uint8Array): MaybePromise<Uint8Array> {
+  encode(bytes: Uint8Array, context?: { transient?: boolean }): MaybePromise<Uint8Array> {
     if (!binding) {
       return numcodecsClass("zstd").then(async (Zstd) => own(await Zstd.fromConfig({ id: "zstd", level: this.level }).encode(bytes)));
     }
@@ -46,7 +46,7 @@ export class ZstdCodec implements BytesToBytesCodec {
     const bound = binding.compressBound(bytes.byteLength);
     if (compressScratch.byteLength < bound) compressScratch = new Uint8Array(bound);
     const n = cctx.compress2(compressScratch.subarray(0, bound), bytes);
-    return compressScratch.slice(0, n);
+    return context?.transient ? compressScratch.subarray(0, n) : compressScratch.slice(0, n);
   }
 
   decode(bytes: Uint8Array, context: DecodeContext): MaybePromise<Uint8Array> {

@@ -69,3 +69,9 @@ export function runOracle(oracle: Oracle, script: string, args: string[], timeou
     maxBuffer: 64 * 1024 * 1024,
   });
 }
+
+/** Why the oracle is not available (undefined when it is): for tools that skip with a note (the bench). */
+export function oracleProblem(): string | undefined {
+  cached ??= locate();
+  return cached.problem;
+}
