@@ -229,9 +229,10 @@ describe.skipIf(skip)("queued copies on BullMQ + Redis", () => {
     expect(await stopAll()).toEqual([0, 0]);
     expect(a.log()).toMatch(/^stopped: \d+ tasks done/m);
     // The same command again: nothing left to do, nothing written again.
-    const again = await runCli(["copy", at("big-v2.zarr"), at("big-queued.zarr"), ...CONVERT, "--queue", redis.url, "--queue-name", "big", "--task-size", "8MiB", "--json"]);
+    const again = await runCli(["copy", at("big-v2.zarr"), at("big-queued.zarr"), ...CONVERT, "--queue", redis.url, "--queue-name", "big", "--task-size", "8MiB", "--verify", "--json"]);
     expect(again.code, again.stderr).toBe(0);
-    expect(JSON.parse(again.stdout.toString())).toMatchObject({ tasks: 8, tasksSkipped: 8, resumed: true, bytesWritten: 0 });
+    // The verification too is found done, with its results.
+    expect(JSON.parse(again.stdout.toString())).toMatchObject({ tasks: 8, tasksSkipped: 8, resumed: true, bytesWritten: 0, verified: { elements: 128 * 512 * 512, mismatches: 0 } });
   }, 240_000);
 
   it("a worker SIGKILLed mid-task: its task runs again on another worker after the stall interval, and the copy is exact", async () => {
