@@ -96,8 +96,13 @@ interface WorkerProcess {
 
 const workers: WorkerProcess[] = [];
 
-function startWorker(queueName: string, extra: string[] = []): WorkerProcess {
-  const child = spawn(process.execPath, [CLI, "worker", redis.url, "--queue-name", queueName, "--stall-interval", "2000", "--workers", "0", ...extra], {
+/**
+ * A `zarrflow worker` process. The stall interval is short only where a test kills a worker: a
+ * worker whose event loop stalls longer than it (a loaded machine) loses its task's lock, and
+ * the task runs twice — harmless, but it would upset the tests that count runs.
+ */
+function startWorker(queueName: string, extra: string[] = [], stallMs = 15_000): WorkerProcess {
+  const child = spawn(process.execPath, [CLI, "worker", redis.url, "--queue-name", queueName, "--stall-interval", String(stallMs), "--workers", "0", ...extra], {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -239,12 +244,12 @@ describe.skipIf(skip)("queued copies on BullMQ + Redis", () => {
     // Served over HTTP with a delay per request, so that a task lasts long enough to be cut.
     const server: StaticServer = await serveFolder(at("small-v2.zarr"), { delayMs: 150 });
     try {
-      const doomed = startWorker("kill", ["--concurrency", "1"]);
+      const doomed = startWorker("kill", ["--concurrency", "1"], 3000);
       const copy = runCli(["copy", server.url, at("small-kill.zarr"), ...CONVERT, "--queue", redis.url, "--queue-name", "kill", "--task-size", "4MiB", "--json"]);
       const started = await doomed.waitFor(/^task \S+ \(copy\) started/);
       const cut = /^task (\S+) /.exec(started)![1];
       doomed.child.kill("SIGKILL");
-      const survivor = startWorker("kill", ["--concurrency", "4"]);
+      const survivor = startWorker("kill", ["--concurrency", "4"], 3000);
       const result = await copy;
       expect(result.code, result.stderr).toBe(0);
       const summary = JSON.parse(result.stdout.toString());
@@ -271,9 +276,9 @@ describe.skipIf(skip)("queued copies on BullMQ + Redis", () => {
       expect(await leaving.exited).toBe(0);
       const log = leaving.log();
       // The task it held was finished after the stop request, and no other was taken.
-      expect(log.indexOf("stopping")).toBeGreaterThan(-1);
-      expect(log.indexOf("stopping")).toBeLessThan(log.indexOf(`task ${id} (copy) done`));
-      expect(copiesDone(log)).toEqual([id]);
+      expect(log.indexOf("stopping"), log).toBeGreaterThan(-1);
+      expect(log.indexOf("stopping"), log).toBeLessThan(log.indexOf(`task ${id} (copy) done`));
+      expect(copiesDone(log), log).toEqual([id]);
       startWorker("term", ["--concurrency", "4"]);
       const result = await copy;
       expect(result.code, result.stderr).toBe(0);
