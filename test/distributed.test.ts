@@ -1,4 +1,8 @@
 /**
+ * Without Redis: the planner a queued copy shares with the in-process one — copyTasks tiles the
+ * copy in boxes on destination-object edges, and copying (and verifying) box by box in any order
+ * gives the one-pass copy's bytes.
+ *
  * Copies split into tasks on BullMQ + a real redis-server (test/helpers/redis.ts), run by
  * separate `zarrflow worker` processes (the built CLI):
  * - a 64 MiB v2 array → sharded v3 by 2 workers equals, file for file and byte for byte, the
@@ -16,8 +20,9 @@ import { copyFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { closePools, copyNode, create, openArray } from "../src/index.js";
-import { FileSystemStore } from "../stores/index.js";
+import { closePools, copyNode, create, openArray, parseCompression } from "../src/index.js";
+import { copyArrayRegion, copyTasks, createCopyNode, emptyCounters, planCopy, verifyCopy, type CopyOptions } from "../src/convert.js";
+import { FileSystemStore, MemoryStore } from "../stores/index.js";
 import { CLI, ROOT, buildCli, runCli, serveFolder, type StaticServer } from "./helpers/cli-run.js";
 import { skipUnlessFound } from "./helpers/external.js";
 import { prng } from "./helpers/prng.js";
@@ -91,8 +96,13 @@ interface WorkerProcess {
 
 const workers: WorkerProcess[] = [];
 
-function startWorker(queueName: string, extra: string[] = []): WorkerProcess {
-  const child = spawn(process.execPath, [CLI, "worker", redis.url, "--queue-name", queueName, "--stall-interval", "2000", "--workers", "0", ...extra], {
+/**
+ * A `zarrflow worker` process. The stall interval is short only where a test kills a worker: a
+ * worker whose event loop stalls longer than it (a loaded machine) loses its task's lock, and
+ * the task runs twice — harmless, but it would upset the tests that count runs.
+ */
+function startWorker(queueName: string, extra: string[] = [], stallMs = 15_000): WorkerProcess {
+  const child = spawn(process.execPath, [CLI, "worker", redis.url, "--queue-name", queueName, "--stall-interval", String(stallMs), "--workers", "0", ...extra], {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -140,6 +150,55 @@ async function stopAll(): Promise<(number | null)[]> {
   return codes;
 }
 
+describe("the plan a queued copy shares with the in-process one (no Redis)", () => {
+  const cases: [string, CopyOptions][] = [
+    ["v2 → sharded v3", { zarrFormat: 3, chunks: [4, 7, 5], shards: [8, 14, 10], compression: parseCompression("zstd:1") }],
+    ["re-chunked v2, a strided selection", { chunks: [3, 9, 4], selection: "1:19:2, :, 3:", compression: parseCompression("gzip:1") }],
+  ];
+  for (const [name, options] of cases) {
+    it(`${name}: tasks tile the copy on destination-object edges; copied one by one, in reverse, they give the one-pass copy's bytes`, async () => {
+      const srcStore = new MemoryStore();
+      const source = await create(srcStore, { shape: [20, 30, 17], chunks: [6, 7, 5], dtype: "uint16", zarrFormat: 2, compressor: { id: "zlib", level: 1 } });
+      const random = prng(3);
+      await source.write(null, Uint16Array.from({ length: 20 * 30 * 17 }, () => Math.floor(random() * 65536)));
+      const expected = new MemoryStore();
+      await copyNode(source, expected, { ...options, workers: 0 });
+
+      const [plan] = await planCopy(source, options);
+      const array = plan.array!;
+      const tasks = [...copyTasks(array, 1)];
+      const shape = array.create.shape;
+      const covered = new Uint8Array(shape.reduce((a, b) => a * b, 1));
+      for (const t of tasks) {
+        t.start.forEach((s, d) => expect(s % array.storedChunks[d]).toBe(0));
+        t.end.forEach((e, d) => expect(e === shape[d] || e % array.storedChunks[d] === 0).toBe(true));
+        for (let i = t.start[0]; i < t.end[0]; i++)
+          for (let j = t.start[1]; j < t.end[1]; j++) for (let k = t.start[2]; k < t.end[2]; k++) covered[(i * shape[1] + j) * shape[2] + k]++;
+      }
+      expect(tasks.length).toBeGreaterThan(4);
+      expect(covered.every((c) => c === 1)).toBe(true);
+      expect(tasks.reduce((n, t) => n + t.chunks, 0)).toBe(array.chunksTotal);
+
+      const queued = new MemoryStore();
+      const dst = (await createCopyNode(plan, 0, queued, options))!;
+      for (const t of [...tasks].reverse()) await copyArrayRegion(array, dst, { ...options, workers: 0 }, emptyCounters(), t);
+      expect(queued.keys()).toEqual(expected.keys());
+      for (const key of expected.keys()) expect(Buffer.from(queued.map.get(key)!).equals(Buffer.from(expected.map.get(key)!)), key).toBe(true);
+
+      // Verification task by task adds up to the whole copy, and finds a changed element.
+      let elements = 0;
+      for (const t of tasks) elements += (await verifyCopy(source, dst, { selection: options.selection, region: t, workers: 0 })).elements;
+      expect(elements).toBe(covered.length);
+      const last = tasks[tasks.length - 1];
+      const at = last.end.map((e) => e - 1);
+      const value = (await dst.read(at.map((i) => i))).data as Uint16Array;
+      await dst.write(at.map((i) => i), new Uint16Array([value[0] ^ 1]));
+      expect(await verifyCopy(source, dst, { selection: options.selection, region: last, workers: 0 })).toMatchObject({ mismatches: 1, firstMismatch: at });
+      expect((await verifyCopy(source, dst, { selection: options.selection, region: tasks[0], workers: 0 })).mismatches).toBe(0);
+    });
+  }
+});
+
 describe.skipIf(skip)("queued copies on BullMQ + Redis", () => {
   beforeAll(async () => {
     tmp = await mkdtemp(join(tmpdir(), "zarrflow-distributed-"));
@@ -175,21 +234,22 @@ describe.skipIf(skip)("queued copies on BullMQ + Redis", () => {
     expect(await stopAll()).toEqual([0, 0]);
     expect(a.log()).toMatch(/^stopped: \d+ tasks done/m);
     // The same command again: nothing left to do, nothing written again.
-    const again = await runCli(["copy", at("big-v2.zarr"), at("big-queued.zarr"), ...CONVERT, "--queue", redis.url, "--queue-name", "big", "--task-size", "8MiB", "--json"]);
+    const again = await runCli(["copy", at("big-v2.zarr"), at("big-queued.zarr"), ...CONVERT, "--queue", redis.url, "--queue-name", "big", "--task-size", "8MiB", "--verify", "--json"]);
     expect(again.code, again.stderr).toBe(0);
-    expect(JSON.parse(again.stdout.toString())).toMatchObject({ tasks: 8, tasksSkipped: 8, resumed: true, bytesWritten: 0 });
+    // The verification too is found done, with its results.
+    expect(JSON.parse(again.stdout.toString())).toMatchObject({ tasks: 8, tasksSkipped: 8, resumed: true, bytesWritten: 0, verified: { elements: 128 * 512 * 512, mismatches: 0 } });
   }, 240_000);
 
   it("a worker SIGKILLed mid-task: its task runs again on another worker after the stall interval, and the copy is exact", async () => {
     // Served over HTTP with a delay per request, so that a task lasts long enough to be cut.
     const server: StaticServer = await serveFolder(at("small-v2.zarr"), { delayMs: 150 });
     try {
-      const doomed = startWorker("kill", ["--concurrency", "1"]);
+      const doomed = startWorker("kill", ["--concurrency", "1"], 3000);
       const copy = runCli(["copy", server.url, at("small-kill.zarr"), ...CONVERT, "--queue", redis.url, "--queue-name", "kill", "--task-size", "4MiB", "--json"]);
       const started = await doomed.waitFor(/^task \S+ \(copy\) started/);
       const cut = /^task (\S+) /.exec(started)![1];
       doomed.child.kill("SIGKILL");
-      const survivor = startWorker("kill", ["--concurrency", "4"]);
+      const survivor = startWorker("kill", ["--concurrency", "4"], 3000);
       const result = await copy;
       expect(result.code, result.stderr).toBe(0);
       const summary = JSON.parse(result.stdout.toString());
@@ -216,9 +276,9 @@ describe.skipIf(skip)("queued copies on BullMQ + Redis", () => {
       expect(await leaving.exited).toBe(0);
       const log = leaving.log();
       // The task it held was finished after the stop request, and no other was taken.
-      expect(log.indexOf("stopping")).toBeGreaterThan(-1);
-      expect(log.indexOf("stopping")).toBeLessThan(log.indexOf(`task ${id} (copy) done`));
-      expect(copiesDone(log)).toEqual([id]);
+      expect(log.indexOf("stopping"), log).toBeGreaterThan(-1);
+      expect(log.indexOf("stopping"), log).toBeLessThan(log.indexOf(`task ${id} (copy) done`));
+      expect(copiesDone(log), log).toEqual([id]);
       startWorker("term", ["--concurrency", "4"]);
       const result = await copy;
       expect(result.code, result.stderr).toBe(0);

@@ -21,7 +21,7 @@ function snapshot(p: QueueProgress): ProgressSnapshot {
     dataBytesTotal: p.dataBytesTotal,
     retries: p.retries,
     errors: p.tasksFailed,
-    label: `${p.phase === "verify" ? "verify " : ""}tasks ${p.tasksDone}/${p.tasksTotal}${skipped}, ${p.tasksFailed} failed`,
+    label: `tasks ${p.tasksDone}/${p.tasksTotal}${skipped}, ${p.tasksFailed} failed`,
   };
 }
 
@@ -39,7 +39,8 @@ function summaryText(s: QueuedCopySummary, options: CopyArgs): string {
 }
 
 export async function runQueuedCopy(options: CopyArgs, queue: string, context: CommandContext): Promise<number> {
-  const progress = new ProgressReporter("copy", { mode: progressMode(options, context.stderr), intervalMs: options.intervalMs, stream: context.stderr });
+  const reporter = (command: string) => new ProgressReporter(command, { mode: progressMode(options, context.stderr), intervalMs: options.intervalMs, stream: context.stderr });
+  let progress = reporter("copy");
   let last: QueueProgress | undefined;
   let summary: QueuedCopySummary;
   try {
@@ -57,8 +58,11 @@ export async function runQueuedCopy(options: CopyArgs, queue: string, context: C
       signal: context.signal,
       openStore: (location, o) => openLocation(location, o),
       onProgress: (p) => {
-        // A new phase (verify) starts its own rate and ETA.
-        if (last && last.phase !== p.phase) progress.done(snapshot(last));
+        // A new phase (verify) starts its own line, rate and ETA.
+        if (last && last.phase !== p.phase) {
+          progress.done(snapshot(last));
+          progress = reporter("verify");
+        }
         last = p;
         progress.update(snapshot(p));
       },

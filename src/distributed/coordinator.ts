@@ -143,15 +143,15 @@ export async function enqueueCopy(src: string, dst: string, redisUrl: string, op
   const srcLocation = sharedLocation(src);
   const dstLocation = sharedLocation(dst);
   const redis = await connectRedis(redisUrl);
-  const open_ = options.openStore ?? ((location, o) => openStore(location, o));
+  const openAt = options.openStore ?? ((location, o) => openStore(location, o));
   const queueName = options.queueName ?? DEFAULT_QUEUE_NAME;
   let srcStore: Store | undefined;
   let dstStore: Store | undefined;
   let queue: Queue | undefined;
   let events: QueueEvents | undefined;
   try {
-    srcStore = await open_(srcLocation, { readOnly: true });
-    dstStore = await open_(dstLocation, {});
+    srcStore = await openAt(srcLocation, { readOnly: true });
+    dstStore = await openAt(dstLocation, {});
     const source = await open(srcStore, { signal: options.signal });
     const layout: CopyLayout = {
       zarrFormat: options.zarrFormat,
