@@ -107,6 +107,38 @@ describe("rectilinear grid model", () => {
   });
 });
 
+describe("rectilinear shard grids behind other codecs", () => {
+  it("a transpose before sharding_indexed and gzip after it: whole-shard IO per shard shape, inline and on workers", async () => {
+    const doc = {
+      zarr_format: 3, node_type: "array", shape: [7, 5], data_type: "int16", fill_value: -1,
+      chunk_grid: { name: "rectilinear", configuration: { kind: "inline", chunk_shapes: [[2, [4, 2]], [[3, 2]]] } },
+      codecs: [
+        { name: "transpose", configuration: { order: [1, 0] } },
+        // The shards are transposed before the sharding codec sees them: [3, 2|4], inner [3, 2].
+        { name: "sharding_indexed", configuration: { chunk_shape: [3, 2], codecs: [{ name: "bytes", configuration: { endian: "little" } }] } },
+        { name: "gzip", configuration: { level: 1 } },
+      ],
+    };
+    const store = new MemoryStore({ "zarr.json": new TextEncoder().encode(JSON.stringify(doc)) });
+    const array = await openArray(store);
+    expect(array.partialShardIO).toBe(false);
+    const values = Int16Array.from({ length: 35 }, (_, i) => i);
+    await array.write("1:7, 0:5", values.subarray(5), { workers: 0 });
+    await array.write([0, slice(null, null, 2)], Int16Array.from([100, 101, 102]), { pool });
+    const expected = [100, -1, 101, -1, 102, ...values.subarray(5)];
+    for (const options of [{ workers: 0 as const }, { pool }]) {
+      expect(Array.from((await array.read(null, options)).data as Int16Array)).toEqual(expected);
+      expect(Array.from((await array.read("2:6, 1::3", options)).data as Int16Array)).toEqual([11, 14, 16, 19, 21, 24, 26, 29]);
+    }
+    // A shard edge that does not hold whole inner chunks (after the transpose) fails typed, naming the array.
+    const bad = { ...doc, chunk_grid: { name: "rectilinear", configuration: { kind: "inline", chunk_shapes: [[2, 5], [[3, 2]]] } } };
+    const broken = await openArray(new MemoryStore({ "a/zarr.json": new TextEncoder().encode(JSON.stringify(bad)) }), { path: "a" }).catch((e: unknown) => e);
+    const error = broken instanceof MetadataError ? broken : await (broken as Awaited<ReturnType<typeof openArray>>).read(null, { workers: 0 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MetadataError);
+    expect((error as MetadataError).path).toBe("a");
+  });
+});
+
 describe("copies between grids", () => {
   const fixture = grids.find((g) => g.path === "grid/rectilinear_2d_rle")!;
   const sharded = grids.find((g) => g.path === "grid/rectilinear_sharded")!;
