@@ -226,8 +226,9 @@ export class ZarrArray {
     this.writeEmptyChunks = options.writeEmptyChunks ?? false;
     this.sharding = this.chain.arrayToBytes instanceof ShardingCodec ? this.chain.arrayToBytes : undefined;
     this.partialShardIO = this.sharding !== undefined && this.chain.arrayToArray.length === 0 && this.chain.bytesToBytes.length === 0;
-    if (this.sharding && !isRegularGrid(this.grid)) {
+    if (this.sharding && this.chain.arrayToArray.length === 0 && !isRegularGrid(this.grid)) {
       // The codec checked the largest shard only; every shard edge must hold whole inner chunks.
+      // (Behind a transpose the shard's axes move: the chain of each shard shape checks it then.)
       const inner = this.sharding.innerChunkShape;
       this.grid.forEach((dim, d) => {
         for (const size of distinctSizes(dim)) {

@@ -12,7 +12,7 @@
  * outside it); chunks are encoded at their full edge lengths, and chunks that start at or past
  * the array's extent are never addressed.
  */
-import { MetadataError, type ErrorContext } from "./errors.js";
+import { MetadataError, ValueError, type ErrorContext } from "./errors.js";
 import { stringifyJSON } from "./json.js";
 
 /** A run of `count` chunks of edge length `size`. */
@@ -114,7 +114,7 @@ export class RectilinearDim {
    * run can repeat an edge 2^40 times): use `runs` there.
    */
   edges(limit = 1 << 24): number[] {
-    if (this.count > limit) throw new RangeError(`${this.count} chunk edges; read them as runs`);
+    if (this.count > limit) throw new ValueError(`${this.count} chunk edges are too many to list; read them as runs (grid)`);
     const out: number[] = [];
     for (let r = 0; r < this.runs.length && out.length < this.count; r++) {
       const n = Math.min(this.runs[r].count, this.count - out.length);

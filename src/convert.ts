@@ -208,7 +208,8 @@ export function planArrayCopy(source: ZarrArray, options: CopyOptions = {}): Arr
     chunksSpec = options.chunks ? [...options.chunks] : kept.map((i, d) => clip(source.chunks[i], d));
   }
   if (chunksSpec.length !== shape.length) {
-    throw new MetadataError(`chunks [${JSON.stringify(chunksSpec)}] must have ${shape.length} dimensions, as the copy's shape [${shape}]`, context);
+    const text = isRectilinearSpec(chunksSpec) ? JSON.stringify(chunksSpec) : `[${chunksSpec}]`;
+    throw new MetadataError(`chunks ${text} must have ${shape.length} dimensions, as the copy's shape [${shape}]`, context);
   }
   if (!keepGrid && options.shards) shardsSpec = [...options.shards];
   else if (!keepGrid && options.shards === undefined && zarrFormat === 3 && source.shards && !options.chunks) {

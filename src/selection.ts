@@ -478,9 +478,9 @@ class EdgeDimChunks implements DimProjection {
       local = Math.floor((start + step * j0 - s.origin) / s.edge);
     } else {
       local = s.first + k;
-      const lo = s.origin + local * s.edge;
-      j0 = Math.max(s.j0, lo <= start ? 0 : Math.ceil((lo - start) / step));
-      j1 = Math.min(s.j1, Math.floor((lo + s.edge - 1 - start) / step));
+      const chunkStart = s.origin + local * s.edge;
+      j0 = Math.max(s.j0, chunkStart <= start ? 0 : Math.ceil((chunkStart - start) / step));
+      j1 = Math.min(s.j1, Math.floor((chunkStart + s.edge - 1 - start) / step));
     }
     const origin = s.origin + local * s.edge;
     const n = j1 - j0 + 1;

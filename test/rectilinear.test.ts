@@ -4,12 +4,16 @@
  * selections, streamed chunk by chunk; inline and on workers), metadata round trips in its
  * run-length form, create() with edges, writes and copies between grids.
  */
-import { afterAll, describe, expect, it } from "vitest";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closePools, type ChunkResult } from "../src/array.js";
 import { MetadataError, copyArray, create, openArray, slice, verifyCopy, type NdArray } from "../src/index.js";
 import { RectilinearDim, parseChunkShapes } from "../src/chunk-grid.js";
 import { WorkerPool } from "../operators/pool.js";
 import { FileSystemStore, MemoryStore } from "../stores/index.js";
+import { buildCli, runCli } from "./helpers/cli-run.js";
 import { formatsExpected, formatsStoreDir, loadFormatsManifest, rawBytes, sha256 } from "./helpers/formats.js";
 
 const pool = new WorkerPool({ size: 2 });
@@ -103,6 +107,38 @@ describe("rectilinear grid model", () => {
   });
 });
 
+describe("rectilinear shard grids behind other codecs", () => {
+  it("a transpose before sharding_indexed and gzip after it: whole-shard IO per shard shape, inline and on workers", async () => {
+    const doc = {
+      zarr_format: 3, node_type: "array", shape: [7, 5], data_type: "int16", fill_value: -1,
+      chunk_grid: { name: "rectilinear", configuration: { kind: "inline", chunk_shapes: [[2, [4, 2]], [[3, 2]]] } },
+      codecs: [
+        { name: "transpose", configuration: { order: [1, 0] } },
+        // The shards are transposed before the sharding codec sees them: [3, 2|4], inner [3, 2].
+        { name: "sharding_indexed", configuration: { chunk_shape: [3, 2], codecs: [{ name: "bytes", configuration: { endian: "little" } }] } },
+        { name: "gzip", configuration: { level: 1 } },
+      ],
+    };
+    const store = new MemoryStore({ "zarr.json": new TextEncoder().encode(JSON.stringify(doc)) });
+    const array = await openArray(store);
+    expect(array.partialShardIO).toBe(false);
+    const values = Int16Array.from({ length: 35 }, (_, i) => i);
+    await array.write("1:7, 0:5", values.subarray(5), { workers: 0 });
+    await array.write([0, slice(null, null, 2)], Int16Array.from([100, 101, 102]), { pool });
+    const expected = [100, -1, 101, -1, 102, ...values.subarray(5)];
+    for (const options of [{ workers: 0 as const }, { pool }]) {
+      expect(Array.from((await array.read(null, options)).data as Int16Array)).toEqual(expected);
+      expect(Array.from((await array.read("2:6, 1::3", options)).data as Int16Array)).toEqual([11, 14, 16, 19, 21, 24, 26, 29]);
+    }
+    // A shard edge that does not hold whole inner chunks (after the transpose) fails typed, naming the array.
+    const bad = { ...doc, chunk_grid: { name: "rectilinear", configuration: { kind: "inline", chunk_shapes: [[2, 5], [[3, 2]]] } } };
+    const broken = await openArray(new MemoryStore({ "a/zarr.json": new TextEncoder().encode(JSON.stringify(bad)) }), { path: "a" }).catch((e: unknown) => e);
+    const error = broken instanceof MetadataError ? broken : await (broken as Awaited<ReturnType<typeof openArray>>).read(null, { workers: 0 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MetadataError);
+    expect((error as MetadataError).path).toBe("a");
+  });
+});
+
 describe("copies between grids", () => {
   const fixture = grids.find((g) => g.path === "grid/rectilinear_2d_rle")!;
   const sharded = grids.find((g) => g.path === "grid/rectilinear_sharded")!;
@@ -161,5 +197,41 @@ describe("copies between grids", () => {
     expect(Array.from(store.map.get("c/1")!)).toEqual([3, 4, 5, 0]);
     expect(a.chunks).toEqual([4]);
     expect(a.chunkEdges).toEqual([[2, 4]]);
+  });
+});
+
+describe("the command line", () => {
+  const fixture = grids.find((g) => g.path === "grid/rectilinear_2d_rle")!;
+  const location = path.join(formatsStoreDir(fixture), fixture.path);
+  let tmp: string;
+  beforeAll(async () => {
+    await buildCli();
+    tmp = await mkdtemp(path.join(tmpdir(), "zarrflow-rectilinear-cli-"));
+  }, 120_000);
+  afterAll(() => rm(tmp, { recursive: true, force: true }));
+
+  it("info shows the edges as runs (text and --json); get prints a selection", async () => {
+    const text = await runCli(["info", location]);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout.toString()).toMatch(/chunks +rectilinear \[\[2×2, 3\], \[1, 4×2\]\] +\(9 chunks, 8 stored\)/);
+    const json = JSON.parse((await runCli(["info", location, "--json"])).stdout.toString());
+    expect(json.grid).toEqual({ kind: "rectilinear", chunkShapes: [[[2, 2], 3], [1, [4, 2]]] });
+    expect(json.chunkCount).toBe(9);
+    const got = await runCli(["get", location, `--select=${fixture.selections[1].selection}`, "--format", "raw"]);
+    expect(sha256(new Uint8Array(got.stdout))).toBe(fixture.selections[1].expected_sha256);
+  });
+
+  it("copy --chunks takes JSON edges; a regular copy and a rectilinear one verify", async () => {
+    const dst = path.join(tmp, "edges.zarr");
+    const run = await runCli(["copy", location, dst, "--chunks", "[[3,[2,2]],[[5,2]]]", "--verify"]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout.toString()).toMatch(/all 63 elements equal the source/);
+    const copy = await openArray(new FileSystemStore(dst));
+    expect(copy.chunkEdges).toEqual([[3, 2, 2], [5, 5]]);
+    const regular = await runCli(["copy", location, path.join(tmp, "regular.zarr"), "--chunks", "4,4", "--verify", "--quiet"]);
+    expect(regular.code, regular.stderr).toBe(0);
+    const bad = await runCli(["copy", location, path.join(tmp, "bad.zarr"), "--chunks", "[[3,3],9]"]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^zarrflow: rectilinear chunk_grid: dimension 0: the edges sum to 6, less than the extent 7/);
   });
 });
