@@ -105,7 +105,7 @@ function jobs(args: Args): Job[] {
   if (args.only.has("http")) {
     for (const variant of ["chunked", "sharded"]) for (const impl of ["zarrflow-c8", "zarrflow-c32", "zarrita", "zarrita-coalesce"]) job("http", impl, { variant });
   }
-  if (args.only.has("s3")) for (const impl of ["zarrflow-c8", "zarrflow-c32", "zarrita"]) job("s3", impl);
+  if (args.only.has("s3")) for (const impl of ["zarrflow-c8", "zarrflow-c32", "zarrita", "zarrita-coalesce"]) job("s3", impl);
   return out;
 }
 

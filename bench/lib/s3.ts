@@ -4,10 +4,9 @@
  * zarrflow's S3Store (signed requests, concurrency 8 and 32) against zarrita's FetchStore on the
  * same bucket (anonymous path-style URLs, which s3rver serves). The proxy counts requests.
  *
- * s3rver answers a suffix range (`bytes=-n`, how both libraries read a shard's index) from the
- * start of the object. S3Store notices (the Content-Range check) and reads suffixes by HEAD +
- * range from then on; zarrita's FetchStore would take the wrong bytes as the index, so it runs
- * behind the same HEAD + range translation here. Both pay the extra HEAD per index read.
+ * s3rver answers a suffix range (`bytes=-n`) from the start of the object. S3Store notices
+ * (the Content-Range check) on its first shard index and reads indexes by HEAD + range from
+ * then on, which is what zarrita's FetchStore does by default: both pay a HEAD per index.
  */
 import { readdir, readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
@@ -21,7 +20,7 @@ import { verify } from "./data.js";
 import { startProxy, type Proxy } from "./http.js";
 import { notAvailable, result, timeRuns, type Result, type Timing } from "./measure.js";
 import type { ProxyStats } from "./delay-proxy.js";
-import { shardedDatasets, zarritaOpen, type ZarritaRangeStore } from "./sharded.js";
+import { coalesced, shardedDatasets, zarritaOpen, type ZarritaRangeStore } from "./sharded.js";
 
 const BUCKET = "bench";
 const PREFIX = "sharded";
@@ -29,25 +28,11 @@ const PREFIX = "sharded";
 const implLabel: Record<string, string> = {
   "zarrflow-c8": "zarrflow S3Store, concurrency 8",
   "zarrflow-c32": "zarrflow S3Store, concurrency 32",
-  zarrita: "zarrita FetchStore (suffix ranges by HEAD + range)",
+  zarrita: "zarrita FetchStore",
+  "zarrita-coalesce": "zarrita FetchStore + withRangeCoalescing",
 };
 
 type Chunk = { data: ArrayLike<number>; shape: number[] };
-
-/** zarrita's store with suffix ranges turned into HEAD + offset range, as S3Store does on s3rver. */
-function suffixByHead(store: ZarritaRangeStore, base: string): ZarritaRangeStore {
-  return {
-    get: (key, options) => store.get(key, options),
-    async getRange(key, range, options) {
-      if (!("suffixLength" in range)) return store.getRange(key, range, options);
-      const head = await fetch(new URL(key.slice(1), base), { method: "HEAD" });
-      if (head.status === 404) return undefined;
-      const size = Number(head.headers.get("content-length"));
-      const offset = Math.max(0, size - range.suffixLength);
-      return store.getRange(key, { offset, length: size - offset }, options);
-    },
-  };
-}
 
 /** Uploads every file of the dataset folder (the array at `<prefix>/<codec>`). */
 async function upload(root: string, endpoint: string): Promise<void> {
@@ -83,9 +68,9 @@ export async function s3Read(job: Job, s: Sizes): Promise<Result> {
     let counts: ProxyStats | undefined;
     let times: Timing;
     let last: Chunk | undefined;
-    if (job.impl === "zarrita") {
-      const base = `${endpoint}/${BUCKET}/${PREFIX}/`;
-      const store = suffixByHead(new FetchStore(base) as unknown as ZarritaRangeStore, base);
+    if (job.impl.startsWith("zarrita")) {
+      const plain = new FetchStore(`${endpoint}/${BUCKET}/${PREFIX}/`) as unknown as ZarritaRangeStore;
+      const store = job.impl === "zarrita-coalesce" ? coalesced(plain) : plain;
       let arr: Awaited<ReturnType<typeof zarritaOpen>> | undefined;
       try {
         times = await timeRuns(job.runs, async () => (last = (await zarr.get(arr!, null)) as unknown as Chunk), {
