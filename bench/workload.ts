@@ -433,6 +433,9 @@ async function runJob(job: Job): Promise<Result[]> {
     case "http":
       // Loaded only here: it starts nginx and a proxy process, which no other workload needs.
       return [await (await import("./lib/http.js")).httpRead(job, s)];
+    case "s3":
+      // Loaded only here: it starts s3rver and a proxy process.
+      return [await (await import("./lib/s3.js")).s3Read(job, s)];
     case "browser":
       // Loaded only here: it starts Chromium.
       return (await import("./lib/browser.js")).browserRead(job, s);

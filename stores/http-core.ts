@@ -127,6 +127,9 @@ export class HttpStoreError extends StoreError {
   }
 }
 
+/** A ranged answer that does not match the range asked (Content-Range, or its body's length). */
+export class HttpRangeError extends HttpStoreError {}
+
 export const DEFAULT_RETRY: Required<RetryOptions> = {
   attempts: 4,
   baseDelayMs: 100,
@@ -174,7 +177,7 @@ export interface HttpResponse extends TransportResponse {
  * Rejects an answer. By default its status decides whether another attempt may help; a
  * malformed answer (wrong Content-Range, a body longer than asked) is final.
  */
-export type Fail = (message: string, response: HttpResponse, options?: { final?: boolean }) => never;
+export type Fail = (message: string, response: HttpResponse, options?: { final?: boolean; range?: boolean }) => never;
 
 /** What one call asks of the server, and how to turn its final answer into a value. */
 export interface Call<T> {
@@ -185,6 +188,8 @@ export interface Call<T> {
   headers?: Record<string, string>;
   body?: Uint8Array;
   signal: AbortSignal | undefined;
+  /** Whether the call may be retried (default: its method is one of the retry methods). */
+  idempotent?: boolean;
   /** Reads (or dumps) the body; throws Retryable for answers worth another attempt. */
   answer(response: HttpResponse, fail: Fail): Promise<T>;
 }
@@ -356,7 +361,7 @@ export class HttpCore {
   async send<T>(call: Call<T>): Promise<T> {
     const { method, key, signal, url } = call;
     const retry = this.#retry;
-    const retryable = retry.methods.includes(method);
+    const retryable = call.idempotent ?? retry.methods.includes(method);
     const started = Date.now();
     for (let attempt = 1; ; attempt++) {
       throwIfAborted(signal, { key });
@@ -422,7 +427,8 @@ export class HttpCore {
       if (!options?.final && this.#retry.statuses.includes(status)) {
         throw new Retryable(message, status, retryAfter(response.header("retry-after")));
       }
-      throw new HttpStoreError(message, { method, url: displayUrl(response.url), status, attempts: attempt }, { key });
+      const ErrorClass = options?.range ? HttpRangeError : HttpStoreError;
+      throw new ErrorClass(message, { method, url: displayUrl(response.url), status, attempts: attempt }, { key });
     };
 
     try {
@@ -574,7 +580,7 @@ async function rejectAnswer(response: HttpResponse, fail: Fail, message: string,
   // Destroying closes the socket instead of downloading a large body nobody wants.
   if (destroy) response.destroy();
   else await response.dump();
-  return fail(message, response, { final: true });
+  return fail(message, response, { final: true, range: true });
 }
 
 /**

@@ -26,7 +26,7 @@ import {
 } from "./http-core.js";
 import { resolveTransport, type TransportOption } from "./http-transport.js";
 
-export { HttpStoreError, encodeKey } from "./http-core.js";
+export { HttpStoreError, HttpRangeError, encodeKey } from "./http-core.js";
 export type { HttpFailure, HttpMethod, HttpRequest, HttpTransport, RetryOptions, TransportRequest, TransportResponse } from "./http-core.js";
 
 export interface HttpStoreOptions {

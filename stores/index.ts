@@ -1,11 +1,15 @@
 export { MemoryStore } from "./memory.js";
 export { FileSystemStore } from "./filesystem.js";
 export type { FileSystemStoreOptions } from "./filesystem.js";
-export { HttpStore, HttpStoreError } from "./http.js";
+export { HttpStore, HttpStoreError, HttpRangeError } from "./http.js";
 export type { HttpStoreOptions, HttpRequest, HttpMethod, RetryOptions, HttpTransport, TransportRequest, TransportResponse } from "./http.js";
 export { fetchTransport, type FetchLike } from "./http-transport-fetch.js";
 export type { TransportOption } from "./http-transport.js";
-export { openStore, type OpenStoreOptions } from "./open.js";
+export { openStore, isZipLocation, type OpenStoreOptions } from "./open.js";
+export { ZipStore, ZipError, type ZipStoreOptions, type ZipEntry } from "./zip.js";
+export { ZipWriterStore, type ZipWriterOptions } from "./zip-writer.js";
+export { S3Store, S3StoreError, S3AccessError, parseS3Location, type S3StoreOptions, type S3Location } from "./s3.js";
+export { S3CredentialsError, type S3Credentials } from "./s3-credentials.js";
 export type { Store, ByteRange, StoreCallOptions, WritableStore } from "../src/store.js";
 export { CountingStore, LatencyStore, type CallRecord } from "./wrappers.js";
 export { FaultStore, InjectedFaultError, type FaultKind, type FaultMethod, type FaultStoreOptions, type InjectedFault } from "./fault.js";

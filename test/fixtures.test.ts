@@ -24,7 +24,7 @@ import {
   type Scalar,
   type Store,
 } from "../src/index.js";
-import { FileSystemStore } from "../stores/index.js";
+import { FileSystemStore, ZipStore } from "../stores/index.js";
 import { ZARRITA_FIXTURES } from "./helpers/fixtures.js";
 import { V2_DATA_TYPES } from "./helpers/reference.js";
 import { elements, expectedDataType, expectedElements, firstMismatch, flatten, jsonNumber } from "./helpers/fixture-values.js";
@@ -213,21 +213,51 @@ function ruleSaysSupported(store: StoreName, arrayPath: string): boolean {
 }
 
 /** Opens and reads an array, so that either step may reject. */
-async function openAndRead(store: StoreName, arrayPath: string): Promise<void> {
-  const array = await openArray(fsStore(store), { path: arrayPath });
+async function openAndRead(store: Store, arrayPath: string): Promise<void> {
+  const array = await openArray(store, { path: arrayPath });
   await array.read();
 }
 
 // ---------------------------------------------------------------------------------------------
 // tests
 
-for (const storeName of fixturesPresent ? STORES : []) {
-  const storeEntry = expected.stores[storeName];
+/**
+ * Each fixture store, and the directory store it holds (the zipped ones hold the same data, so
+ * the directory's support list and raw metadata documents apply to them).
+ */
+interface FixtureSuite {
+  name: string;
+  storeName: StoreName;
+  kind: "directory" | "zip";
+  open(): Promise<Store>;
+}
 
-  describe(`zarrita fixtures: ${storeName}`, () => {
+const ZIPPED: [string, StoreName][] = [
+  ["v2/data.zipped_from_within.zarr.zip", "v2/data.zarr"],
+  ["v2/data.zipped_from_parent.zarr.zip", "v2/data.zarr"],
+  ["v3/data.zipped_from_within.zarr.zip", "v3/data.zarr"],
+  ["v3/data.zipped_from_parent.zarr.zip", "v3/data.zarr"],
+  ["v3/data.uncompressed.zarr.zip", "v3/data.zarr"],
+];
+
+const SUITES: FixtureSuite[] = [
+  ...STORES.map((storeName): FixtureSuite => ({ name: storeName, storeName, kind: "directory", open: async () => fsStore(storeName) })),
+  // Zip archives read by range through ZipStore over the file system store of their folder.
+  ...ZIPPED.map(([name, storeName]): FixtureSuite => ({
+    name,
+    storeName,
+    kind: "zip",
+    open: () => ZipStore.open(new FileSystemStore(path.join(ZARRITA, path.dirname(name)), { readOnly: true }), path.basename(name)),
+  })),
+];
+
+for (const { name: suiteName, storeName, kind, open: openFixture } of fixturesPresent ? SUITES : []) {
+  const storeEntry = expected.stores[suiteName];
+
+  describe(`zarrita fixtures: ${suiteName}`, () => {
     it("is described in expected.json", () => {
-      expect(storeEntry, `expected.json has no store "${storeName}"`).toBeDefined();
-      expect(storeEntry.kind).toBe("directory");
+      expect(storeEntry, `expected.json has no store "${suiteName}"`).toBeDefined();
+      expect(storeEntry.kind).toBe(kind);
     });
     if (!storeEntry) return;
     const arrays = Object.entries(storeEntry.arrays);
@@ -247,7 +277,7 @@ for (const storeName of fixturesPresent ? STORES : []) {
 
     describe("reads every supported array exactly", () => {
       it.each(readable.map(([p, e]) => [p, e] as const))("%s", async (arrayPath, entry) => {
-        const store = fsStore(storeName);
+        const store = await openFixture();
         const array = await openArray(store, { path: arrayPath });
         const dataType = expectedDataType(entry);
         expect(array).toBeInstanceOf(ZarrArray);
@@ -275,7 +305,7 @@ for (const storeName of fixturesPresent ? STORES : []) {
         it.each(rejected.map(([p]) => [p, unsupported(storeName, p)!] as const))("%s", async (arrayPath, why) => {
           let error: unknown;
           try {
-            await openAndRead(storeName, arrayPath);
+            await openAndRead(await openFixture(), arrayPath);
           } catch (caught) {
             error = caught;
           }
@@ -294,7 +324,7 @@ for (const storeName of fixturesPresent ? STORES : []) {
     }
 
     it("reads group attributes", async () => {
-      const store = fsStore(storeName);
+      const store = await openFixture();
       for (const [groupPath, attributes] of Object.entries(storeEntry.groups)) {
         for (const consolidated of [false, undefined]) {
           const group = await openGroup(store, { path: groupPath, consolidated });
@@ -305,7 +335,7 @@ for (const storeName of fixturesPresent ? STORES : []) {
     });
 
     it("lists the children of every group, from the store and from consolidated metadata", async () => {
-      const store = fsStore(storeName);
+      const store = await openFixture();
       const nodes = [...Object.keys(storeEntry.arrays), ...Object.keys(storeEntry.groups).filter((g) => g !== "")];
       for (const groupPath of Object.keys(storeEntry.groups)) {
         const prefix = groupPath === "" ? "" : `${groupPath}/`;

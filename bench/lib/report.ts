@@ -26,7 +26,8 @@ export const GROUP_TITLES: Record<string, string> = {
   "7": "7. One inner chunk of a sharded array: read latency (ms is the median read)",
   "8": "8. Partial-shard write: one inner chunk into an existing dense shard, in-place patch vs rewrite",
   "9": "9. HTTP: nginx behind a proxy adding 10 ms per request",
-  "10": "10. Chromium: zarrflow (Web Worker pool) vs zarrita.js in one page, over HTTP (targets: ≥ 3× zarrita, longest main-thread task < 50 ms)",
+  "10": "10. S3: s3rver behind a proxy adding 10 ms per request (S3Store signed; zarrita FetchStore anonymous)",
+  "11": "11. Chromium: zarrflow (Web Worker pool) vs zarrita.js in one page, over HTTP (targets: ≥ 3× zarrita, longest main-thread task < 50 ms)",
 };
 
 const fmt = (n: number | null | undefined, digits = 0): string => (n === null || n === undefined || !Number.isFinite(n) ? "n/a" : n.toFixed(digits));

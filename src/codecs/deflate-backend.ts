@@ -13,6 +13,9 @@ export interface DeflateBackend {
   gunzip(data: Uint8Array, maxOutput?: number): Uint8Array;
   zlib(data: Uint8Array, level: number): Uint8Array;
   unzlib(data: Uint8Array, maxOutput?: number): Uint8Array;
+  /** Raw deflate (no header or trailer, as in zip members). */
+  deflateRaw(data: Uint8Array, level: number): Uint8Array;
+  inflateRaw(data: Uint8Array, maxOutput?: number): Uint8Array;
 }
 
 type ZlibLevel = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
@@ -41,6 +44,9 @@ export const fflateBackend: DeflateBackend = {
     if (stored !== adler32(out)) throw new Error("zlib Adler-32 mismatch");
     return out;
   },
+  deflateRaw: (data, level) => fflate.deflateSync(data, { level: level as ZlibLevel }),
+  inflateRaw: (data, maxOutput) =>
+    bounded(maxOutput === undefined ? fflate.inflateSync(data) : fflate.inflateSync(data, { out: new Uint8Array(maxOutput + 1) }), maxOutput),
 };
 
 /** Refuses output past maxOutput; hands back a tight buffer (callers may transfer it). */
@@ -53,7 +59,8 @@ function bounded(out: Uint8Array, maxOutput: number | undefined): Uint8Array {
 
 let crcTable: Int32Array | undefined;
 
-function crc32(data: Uint8Array): number {
+/** CRC-32 (ISO 3309, as gzip and zip use it). */
+export function crc32(data: Uint8Array): number {
   if (!crcTable) {
     crcTable = new Int32Array(256);
     for (let n = 0; n < 256; n++) {

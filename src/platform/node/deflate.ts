@@ -13,4 +13,6 @@ export const nodeDeflateBackend: DeflateBackend = {
   gunzip: (data, maxOutput) => tight(zlib.gunzipSync(data, limits(maxOutput))),
   zlib: (data, level) => tight(zlib.deflateSync(data, { level })),
   unzlib: (data, maxOutput) => tight(zlib.inflateSync(data, limits(maxOutput))),
+  deflateRaw: (data, level) => tight(zlib.deflateRawSync(data, { level })),
+  inflateRaw: (data, maxOutput) => tight(zlib.inflateRawSync(data, limits(maxOutput))),
 };
