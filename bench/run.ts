@@ -22,7 +22,7 @@ import { runPeers } from "./lib/peers.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, "..");
-const GROUPS = ["read", "write", "latency", "small", "copy", "ceiling", "sharded-read", "shard-latency", "shard-patch", "http", "peers", "queue", "browser"] as const;
+const GROUPS = ["read", "write", "latency", "small", "copy", "ceiling", "sharded-read", "shard-latency", "shard-patch", "http", "peers", "queue", "browser", "s3"] as const;
 type Group = (typeof GROUPS)[number];
 
 interface Args {
@@ -60,7 +60,8 @@ function parseArgs(argv: string[]): Args {
     } else if (a.startsWith("--runs")) {
       args.runs = Math.max(1, parseInt(value(), 10));
       runsGiven = true;
-    } else if (a.startsWith("--copy-gib")) args.copyGiB = Math.max(0.125, parseFloat(value()));
+    } else if (a.startsWith("--out")) args.out = value().replace(/[^\w.-]/g, "_");
+    else if (a.startsWith("--copy-gib")) args.copyGiB = Math.max(0.125, parseFloat(value()));
     else if (a === "--help" || a === "-h") {
       console.log(`usage: npm run bench -- [--only ${GROUPS.join(",")}] [--peer-sets 10,11,12] [--quick] [--runs N] [--copy-gib N] [--no-zarrita] [--out NAME] [--clean]`);
       process.exit(0);
@@ -82,7 +83,7 @@ function jobs(args: Args): Job[] {
   if (args.only.has("latency")) datasets.push("latency");
   if (args.only.has("small")) datasets.push("small");
   if (args.only.has("copy") || args.only.has("queue")) datasets.push("copy");
-  if (args.only.has("sharded-read") || args.only.has("shard-latency") || args.only.has("http")) datasets.push("sharded");
+  if (args.only.has("sharded-read") || args.only.has("shard-latency") || args.only.has("http") || args.only.has("s3")) datasets.push("sharded");
   if (args.only.has("shard-patch")) datasets.push("patch");
   // The HTTP workload reads the zstd-1 array of workload 1 (only that codec, unless `read` needs them all).
   if ((args.only.has("http") || args.only.has("browser")) && !datasets.includes("full") && !datasets.includes("full-zstd-1")) datasets.push("full-zstd-1");
@@ -111,6 +112,7 @@ function jobs(args: Args): Job[] {
     for (const variant of ["chunked", "sharded"]) for (const impl of ["zarrflow-c8", "zarrflow-c32", "zarrita", "zarrita-coalesce"]) job("http", impl, { variant });
   }
   if (args.only.has("queue")) job("queue", "zarrflow");
+  if (args.only.has("s3")) for (const impl of ["zarrflow-c8", "zarrflow-c32", "zarrita", "zarrita-coalesce"]) job("s3", impl);
   // Workload 10 runs both libraries in one page, so it is one job with two rows.
   if (args.only.has("browser")) job("browser", "zarrflow+zarrita");
   return out;
@@ -143,7 +145,7 @@ function runChild(job: Job): Promise<Result[]> {
       if (results) return resolvePromise(results);
       const why = error ?? `exited with ${signal ?? code}`;
       process.stderr.write(`  FAILED: ${why}\n`);
-      const group = { read: "1", write: "1", latency: "2", small: "3", copy: "4", ceiling: "5", "sharded-read": "6", "shard-latency": "7", "shard-patch": "8", http: "9", queue: "13", browser: "14", prepare: "prepare" }[job.kind];
+      const group = { read: "1", write: "1", latency: "2", small: "3", copy: "4", ceiling: "5", "sharded-read": "6", "shard-latency": "7", "shard-patch": "8", http: "9", queue: "13", browser: "14", s3: "15", prepare: "prepare" }[job.kind];
       resolvePromise([
         { group, workload: describe(job), impl: job.impl, mibps: null, ms: null, runsMs: [], peakRssMiB: null, note: `failed: ${why.split("\n")[0]}` },
       ]);
@@ -167,7 +169,7 @@ function addRatios(results: Result[]): void {
       if (Object.keys(ratios).length) r.ratios = ratios;
     }
     // Sharded and HTTP reads: each zarrflow row against every zarrita row of the same workload.
-    if ((r.group === "6" || r.group === "7" || r.group === "9") && r.impl.startsWith("zarrflow")) {
+    if ((r.group === "6" || r.group === "7" || r.group === "9" || r.group === "10") && r.impl.startsWith("zarrflow")) {
       const ratios: Record<string, number> = { ...r.ratios };
       for (const z of results) {
         if (z.group === r.group && z.workload === r.workload && z.impl.startsWith("zarrita") && z.mibps !== null) ratios[z.impl] = r.mibps / z.mibps;

@@ -436,6 +436,9 @@ async function runJob(job: Job): Promise<Result[]> {
     case "queue":
       // Loaded only here: it starts redis-server and worker processes.
       return (await import("./lib/queue.js")).queueWorkload(job, ds.copy.root, ds.copy.spec("zstd-1"), scratch);
+    case "s3":
+      // Loaded only here: it starts s3rver and a proxy process.
+      return [await (await import("./lib/s3.js")).s3Read(job, s)];
     case "browser":
       // Loaded only here: it starts Chromium.
       return (await import("./lib/browser.js")).browserRead(job, s);

@@ -30,6 +30,8 @@ const swaps = [
   [path.join(root, "src/platform/node/index.ts"), path.join(root, "src/platform/browser/index.ts")],
   // The undici transport of the HTTP stores (loaded on demand on Node) has no place in a page.
   [path.join(root, "stores/http-transport-undici.ts"), path.join(root, "src/platform/browser/no-undici.ts")],
+  // S3 profiles live in ~/.aws files (loaded on demand on Node); a page passes credentials instead.
+  [path.join(root, "stores/s3-profile.ts"), path.join(root, "src/platform/browser/no-profile.ts")],
 ];
 
 export const seamPlugin = {

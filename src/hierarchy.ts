@@ -73,11 +73,16 @@ async function getJSON(store: Store, key: string, context: ErrorContext, signal?
   }
 }
 
-async function putJSON(store: Store, key: string, value: unknown): Promise<void> {
+async function putJSON(store: Store, key: string, value: unknown, exclusive = false): Promise<void> {
   if (!store.set) throw new UnsupportedOperationError("the store is read-only", { key });
   // ASCII only, non-ASCII characters as \uXXXX escapes (as zarr-python writes): zarr-python 2
   // decodes metadata documents as ASCII and fails on raw UTF-8 bytes.
   const json = stringifyJSON(value, 2).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  if (exclusive && store.setIfAbsent) {
+    // Another writer created the node between our existence check and this write.
+    if (!(await store.setIfAbsent(key, encoder.encode(json)))) throw new ContainsNodeError("a node already exists here (created concurrently; pass overwrite: true to replace it)", { key });
+    return;
+  }
   await store.set(key, encoder.encode(json));
 }
 
@@ -407,16 +412,16 @@ async function ensureParents(store: Store, path: string, zarrFormat: ZarrFormat)
   }
 }
 
-async function writeGroupMetadata(store: Store, path: string, metadata: GroupMetadata): Promise<void> {
-  if (metadata.zarrFormat === 3) return putJSON(store, joinKey(path, "zarr.json"), toV3GroupJSON(metadata));
-  await putJSON(store, joinKey(path, ".zgroup"), { zarr_format: 2 });
+async function writeGroupMetadata(store: Store, path: string, metadata: GroupMetadata, exclusive = false): Promise<void> {
+  if (metadata.zarrFormat === 3) return putJSON(store, joinKey(path, "zarr.json"), toV3GroupJSON(metadata), exclusive);
+  await putJSON(store, joinKey(path, ".zgroup"), { zarr_format: 2 }, exclusive);
   if (Object.keys(metadata.attributes).length) await putJSON(store, joinKey(path, ".zattrs"), metadata.attributes);
 }
 
 /** Writes an array's metadata documents. */
-export async function writeArrayMetadata(store: Store, path: string, metadata: ArrayMetadata): Promise<void> {
-  if (metadata.zarrFormat === 3) return putJSON(store, joinKey(path, "zarr.json"), toV3ArrayJSON(metadata));
-  await putJSON(store, joinKey(path, ".zarray"), toV2ArrayJSON(metadata));
+export async function writeArrayMetadata(store: Store, path: string, metadata: ArrayMetadata, exclusive = false): Promise<void> {
+  if (metadata.zarrFormat === 3) return putJSON(store, joinKey(path, "zarr.json"), toV3ArrayJSON(metadata), exclusive);
+  await putJSON(store, joinKey(path, ".zarray"), toV2ArrayJSON(metadata), exclusive);
   if (Object.keys(metadata.attributes).length) await putJSON(store, joinKey(path, ".zattrs"), metadata.attributes);
 }
 
@@ -426,7 +431,7 @@ export async function create(store: Store, options: CreateArrayOptions): Promise
   const context = { path };
   const metadata = buildArrayMetadata(options, context);
   await prepareNode(store, path, options.overwrite, metadata.zarrFormat);
-  await writeArrayMetadata(store, path, metadata);
+  await writeArrayMetadata(store, path, metadata, !options.overwrite);
   return new ZarrArray(store, path, metadata, options);
 }
 
@@ -442,7 +447,7 @@ export async function createGroup(store: Store, options: CreateGroupOptions = {}
   const path = normalizePath(options.path);
   const metadata: GroupMetadata = { zarrFormat: options.zarrFormat ?? 3, attributes: { ...(options.attributes ?? {}) } };
   await prepareNode(store, path, options.overwrite, metadata.zarrFormat);
-  await writeGroupMetadata(store, path, metadata);
+  await writeGroupMetadata(store, path, metadata, !options.overwrite);
   return new ZarrGroup(store, path, metadata, new NodeReader(store, {}));
 }
 

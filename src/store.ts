@@ -24,6 +24,12 @@ export interface Store {
   get(key: string, range?: ByteRange, options?: StoreCallOptions): Promise<Uint8Array | undefined>;
   /** Replaces the value at `key` atomically: a concurrent reader sees the old or the new value, never a mix. */
   set?(key: string, value: Uint8Array, options?: StoreCallOptions): Promise<void>;
+  /**
+   * Writes `key` only if it does not exist yet, atomically on the server's side (S3's
+   * `If-None-Match: *`); resolves false when it exists. Creating a node without `overwrite`
+   * uses it, so two creators racing cannot both succeed.
+   */
+  setIfAbsent?(key: string, value: Uint8Array, options?: StoreCallOptions): Promise<boolean>;
   /** Removes `key`; deleting an absent key is not an error. */
   delete?(key: string, options?: StoreCallOptions): Promise<void>;
   /** Every key that starts with `prefix` ("" for all), in no particular order. */

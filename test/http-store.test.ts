@@ -216,9 +216,9 @@ describe.skipIf(SKIP_NGINX).each(HTTP_TRANSPORTS)("HttpStore on nginx (%s transp
 });
 
 describe("the portable HTTP modules", () => {
-  // A browser bundle of HttpStore/S3Store must not pull undici or any node: module; only the
-  // undici transport (loaded on demand) may.
-  const portable = ["http-core.ts", "http-transport.ts", "http-transport-fetch.ts", "http.ts"];
+  // A browser bundle of HttpStore/S3Store/ZipStore must not pull undici or any node: module; only
+  // the undici transport and the AWS profile reader (both loaded on demand) may.
+  const portable = ["http-core.ts", "http-transport.ts", "http-transport-fetch.ts", "http.ts", "s3.ts", "s3-credentials.ts", "zip.ts"];
   it.each(portable)("stores/%s imports neither undici nor node: modules statically", async (file) => {
     const source = await readFile(path.join(import.meta.dirname, "..", "stores", file), "utf8");
     const imports = [...source.matchAll(/^import[^;]*?from\s+"([^"]+)"/gms)].map((m) => m[1]);

@@ -12,7 +12,7 @@ import * as path from "node:path";
 
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
-import { create, createGroup, openArray, openGroup, slice, type CreateArrayOptions } from "../src/index.js";
+import { ContainsNodeError, create, createGroup, openArray, openGroup, slice, type CreateArrayOptions } from "../src/index.js";
 import { openStore } from "../stores/index.js";
 import { S3AccessError, S3Store, S3StoreError, parseS3Location, type S3StoreOptions } from "../stores/s3.js";
 import { S3CredentialsError, resolveCredentials } from "../stores/s3-credentials.js";
@@ -272,6 +272,30 @@ describe("S3Store against fake servers (what s3rver lacks)", () => {
       expect(await s.setIfAbsent("zarr.json", new Uint8Array([2]))).toBe(false);
       await s.set("zarr.json", new Uint8Array([3]));
       expect(seen).toEqual(["*", "*", undefined]);
+    } finally {
+      await s.close();
+      await server.close();
+    }
+  });
+
+  it("create() without overwrite writes its metadata with If-None-Match: a node created concurrently is a ContainsNodeError", async () => {
+    const puts: { url: string; ifNoneMatch: string | undefined }[] = [];
+    // The existence check finds nothing; by the time of the exclusive write, another creator has won.
+    const server = await fakeS3((req, res) => {
+      if (req.method !== "PUT") return void res.writeHead(404).end();
+      const ifNoneMatch = req.headers["if-none-match"] as string | undefined;
+      puts.push({ url: req.url!, ifNoneMatch });
+      if (ifNoneMatch === "*") return void res.writeHead(412).end("<Error><Code>PreconditionFailed</Code></Error>");
+      res.writeHead(200).end();
+    });
+    const s = new S3Store("s3://b/p", options(server.endpoint));
+    try {
+      await expect(create(s, { path: "x", shape: [4], chunks: [2], dtype: "uint8" })).rejects.toThrow(ContainsNodeError);
+      // The root group is made as a parent (plainly); the array's own document is exclusive.
+      expect(puts).toEqual([
+        { url: "/b/p/zarr.json", ifNoneMatch: undefined },
+        { url: "/b/p/x/zarr.json", ifNoneMatch: "*" },
+      ]);
     } finally {
       await s.close();
       await server.close();

@@ -1,4 +1,4 @@
-// Workload 10 in the page: one whole read of the array, by zarrflow (HttpStore on fetch, a Web
+// Workload 11 in the page: one whole read of the array, by zarrflow (HttpStore on fetch, a Web
 // Worker pool) or by zarrita.js (FetchStore, codecs on the main thread), with every main-thread
 // task over 50 ms recorded by a PerformanceObserver ("longtask").
 import * as zarrflow from "/zarrflow/index.js";

@@ -1,5 +1,5 @@
 /**
- * Workload 10 (issue 14): the same 256 MiB zstd-1 array (workload 1's, 1 MiB chunks) served over
+ * Workload 11 (issue 14): the same 256 MiB zstd-1 array (workload 1's, 1 MiB chunks) served over
  * HTTP and read in Chromium, in one cross-origin isolated page, by zarrflow (HttpStore on fetch,
  * a Web Worker pool decoding into a SharedArrayBuffer) and by zarrita.js (FetchStore, WASM zstd
  * on the main thread), alternating run by run. Besides MiB/s, each row has the longest
@@ -52,7 +52,7 @@ export async function browserRead(job: Job, s: Sizes): Promise<Result[]> {
   const bytes = nbytes(shape);
   const label = `read ${Math.round(bytes / MiB)} MiB [${shape}] chunks [${s.full.chunks}] zstd-1 over HTTP in Chromium`;
   const impls = { zarrflow: "zarrflow (Web Worker pool, SharedArrayBuffer)", zarrita: "zarrita.js (FetchStore)" } as const;
-  if (!existsSync(CHROMIUM)) return Object.values(impls).map((impl) => notAvailable("10", label, impl, `no Chromium at ${CHROMIUM}`));
+  if (!existsSync(CHROMIUM)) return Object.values(impls).map((impl) => notAvailable("11", label, impl, `no Chromium at ${CHROMIUM}`));
 
   const scratch = mkdtempSync(join(tmpdir(), "zarrflow-bench-browser-"));
   const buildDir = await buildBrowserForTests();
@@ -95,7 +95,7 @@ export async function browserRead(job: Job, s: Sizes): Promise<Result[]> {
       const list = runs[impl];
       const ms = median(list.map((r) => r.ms));
       return {
-        group: "10",
+        group: "11",
         workload: label,
         impl: impls[impl],
         mibps: bytes / MiB / (ms / 1000),

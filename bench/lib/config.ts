@@ -76,7 +76,7 @@ export const LATENCY_MS = 10;
 /** IO concurrency of workload 2 (zarrflow's default too). */
 export const LATENCY_CONCURRENCY = 8;
 
-export type Kind = "prepare" | "read" | "write" | "latency" | "small" | "copy" | "ceiling" | "sharded-read" | "shard-latency" | "shard-patch" | "http" | "queue" | "browser";
+export type Kind = "prepare" | "read" | "write" | "latency" | "small" | "copy" | "ceiling" | "sharded-read" | "shard-latency" | "shard-patch" | "http" | "queue" | "browser" | "s3";
 
 /** One workload process: what to run, with which implementation, and how often. */
 export interface Job {

@@ -25,7 +25,7 @@ import { coalesced, shardedDatasets, zarritaOpen, type ZarritaRangeStore } from 
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-interface Proxy {
+export interface Proxy {
   port: number;
   stats(): Promise<ProxyStats>;
   reset(): Promise<void>;
@@ -33,7 +33,7 @@ interface Proxy {
 }
 
 /** Starts delay-proxy.ts in its own process in front of `upstreamPort`. */
-async function startProxy(upstreamPort: number, delayMs: number): Promise<Proxy> {
+export async function startProxy(upstreamPort: number, delayMs: number): Promise<Proxy> {
   const child: ChildProcess = fork(join(here, "delay-proxy.ts"), [String(upstreamPort), String(delayMs)], {
     execArgv: ["--import", "tsx"],
     stdio: ["ignore", "inherit", "inherit", "ipc"],

@@ -30,6 +30,7 @@ export const GROUP_TITLES: Record<string, string> = {
   ...PEER_GROUP_TITLES,
   "13": "13. Copy through BullMQ + Redis: one process vs 2 worker processes on this machine, and the queue alone",
   "14": "14. Chromium: zarrflow (Web Worker pool) vs zarrita.js in one page, over HTTP (targets: ≥ 3× zarrita, longest main-thread task < 50 ms)",
+  "15": "15. S3: s3rver behind a proxy adding 10 ms per request (S3Store signed; zarrita FetchStore anonymous)",
 };
 
 /** Side-by-side tables (workloads 10–12): CPU per call next to throughput, ratios against Fused. */

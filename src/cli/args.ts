@@ -28,6 +28,45 @@ export const PIPELINE_OPTIONS = {
   "progress-interval": { type: "string" },
 } satisfies OptionSpec;
 
+/** Options of the commands that open store locations (S3 access). */
+export const STORE_OPTIONS = {
+  anonymous: { type: "boolean" },
+  endpoint: { type: "string" },
+  profile: { type: "string" },
+} satisfies OptionSpec;
+
+export const STORE_HELP = `
+Store options (s3:// locations):
+      --anonymous            unsigned requests, for public buckets (no credentials looked for)
+      --endpoint URL         an S3-compatible server, such as http://127.0.0.1:9000 (path-style;
+                               default AWS_ENDPOINT_URL, else AWS)
+      --profile NAME         credentials and region from this profile of ~/.aws/credentials and
+                               ~/.aws/config (default: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
+                               then AWS_PROFILE or the default profile)`;
+
+/** What the store options ask for, as openLocation takes it. */
+export interface StoreFlags {
+  anonymous?: boolean;
+  endpoint?: string;
+  profile?: string;
+}
+
+export function storeFlags(values: Values): StoreFlags {
+  const endpoint = stringOption(values, "endpoint");
+  if (endpoint !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = new URL(endpoint);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) throw new UsageError(`--endpoint must be an http:// or https:// URL, got "${endpoint}"`);
+  }
+  const profile = stringOption(values, "profile");
+  if (values.anonymous === true && profile !== undefined) throw new UsageError("--anonymous and --profile exclude each other");
+  return { anonymous: values.anonymous === true ? true : undefined, endpoint, profile };
+}
+
 export const COMMON_HELP = `
 Common options:
   -h, --help                 show this help

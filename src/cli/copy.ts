@@ -2,6 +2,9 @@
  * `zarrflow copy <src> <dst>`: a thin layer over copyNode/verifyCopy (src/convert.ts) — option
  * parsing, the existing-destination check, progress, and the summary.
  */
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
 import { ZarrArray } from "../array.js";
 import type { CodecMetadata } from "../codecs/codec.js";
 import { copyNode, parseCompression, verifyCopy, type CopyProgress, type CopySummary, type VerifyResult } from "../convert.js";
@@ -16,24 +19,32 @@ import {
   COMMON_OPTIONS,
   PIPELINE_HELP,
   PIPELINE_OPTIONS,
+  STORE_HELP,
+  STORE_OPTIONS,
   UsageError,
   bytesOption,
   gridOption,
   intOption,
   parse,
+  shapeOption,
+  storeFlags,
   stringOption,
   workersOption,
+  type StoreFlags,
 } from "./args.js";
 import type { CommandContext } from "./context.js";
 import { formatBytes, formatDuration, formatRate } from "./format.js";
 import { ProgressReporter, copySnapshot, progressMode } from "./progress.js";
 import { checkLocation, openLocation, openNodeAt, type ObservedStore } from "./store.js";
+import { isZipLocation } from "../../stores/open.js";
 
 export const COPY_HELP = `Usage: zarrflow copy <src-url> <dst-url> [options]
 
 Copies an array, or a group with everything in it (attributes included), converting the
 format, chunks, shards and compression on the way. The copy streams through the pipeline in
-bounded memory; each destination chunk is written once, whole.
+bounded memory; each destination chunk is written once, whole. Locations are paths, file://,
+memory://, http(s):// or s3:// URLs, or .zip archives (read by range; as <dst-url>, a new
+archive at a local path, finished when the copy is).
 
 Options:
       --zarr-format 2|3      format of the copy (default: the source's)
@@ -59,6 +70,8 @@ Across machines (see docs/scale-out.md):
       --queue-name NAME      the queue (default "zarrflow")
       --attempts N           tries per task before it counts as failed (default 3)
       --task-size SIZE       data per task, in whole destination shards/chunks (default 64MiB)
+
+${STORE_HELP.trim().split("\n").slice(1).join("\n")}
 ${PIPELINE_HELP.trim().split("\n").slice(1).join("\n")}
 ${COMMON_HELP.trim().split("\n").slice(1).filter((l) => !l.includes("--json")).join("\n")}
 
@@ -86,6 +99,7 @@ export interface CopyArgs {
   queueName?: string;
   attempts?: number;
   taskBytes?: number;
+  store: StoreFlags;
 }
 
 function parseCopyArgs(args: string[]): CopyArgs | undefined {
@@ -94,6 +108,7 @@ function parseCopyArgs(args: string[]): CopyArgs | undefined {
     {
       ...COMMON_OPTIONS,
       ...PIPELINE_OPTIONS,
+      ...STORE_OPTIONS,
       "zarr-format": { type: "string" },
       chunks: { type: "string" },
       shards: { type: "string" },
@@ -160,6 +175,7 @@ function parseCopyArgs(args: string[]): CopyArgs | undefined {
     queueName: stringOption(values, "queue-name"),
     attempts: intOption(values, "attempts", 1, 100),
     taskBytes: bytesOption(values, "task-size"),
+    store: storeFlags(values),
   };
 }
 
@@ -204,9 +220,13 @@ function summaryText(summary: CopySummary, options: CopyArgs, verified?: VerifyR
 export async function runCopy(args: string[], context: CommandContext): Promise<number> {
   const options = parseCopyArgs(args);
   if (!options) return context.help(COPY_HELP);
+  // A new zip archive replaces an existing file only when asked (its contents are not opened to look).
+  if (isZipLocation(options.dst) && !options.overwrite && existsSync(options.dst.startsWith("file://") ? fileURLToPath(options.dst) : options.dst)) {
+    throw new ZarrflowError(`${options.dst} already exists; pass --overwrite to replace it`);
+  }
   if (options.queue) return (await import("./copy-queued.js")).runQueuedCopy(options, options.queue, context);
-  const srcStore = await openLocation(options.src, { readOnly: true });
-  const dstStore = await openLocation(options.dst);
+  const srcStore = await openLocation(options.src, { readOnly: true, ...options.store });
+  const dstStore = await openLocation(options.dst, options.store);
   const progress = new ProgressReporter("copy", { mode: progressMode(options, context.stderr), intervalMs: options.intervalMs, stream: context.stderr });
   try {
     const source = await openNodeAt(srcStore, options.src, context.signal);
@@ -252,6 +272,8 @@ export async function runCopy(args: string[], context: CommandContext): Promise<
     return 0;
   } catch (error) {
     progress.stop();
+    // A half-written archive is removed, not finished into something that looks complete.
+    await (dstStore as { discard?: () => Promise<void> }).discard?.();
     throw error;
   } finally {
     await srcStore.close?.();

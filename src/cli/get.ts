@@ -9,7 +9,20 @@ import { DATA_TYPES, product } from "../dtype.js";
 import { SelectionError } from "../errors.js";
 import { parseSelection, type SelectionItem } from "../selection.js";
 import { toNodeReadable } from "../../operators/node.js";
-import { COMMON_HELP, COMMON_OPTIONS, PIPELINE_HELP, PIPELINE_OPTIONS, UsageError, intOption, parse, stringOption, workersOption } from "./args.js";
+import {
+  COMMON_HELP,
+  COMMON_OPTIONS,
+  PIPELINE_HELP,
+  PIPELINE_OPTIONS,
+  STORE_HELP,
+  STORE_OPTIONS,
+  UsageError,
+  intOption,
+  parse,
+  storeFlags,
+  stringOption,
+  workersOption,
+} from "./args.js";
 import type { CommandContext } from "./context.js";
 import { JsonEncoder, npyHeader, objectArrayJson } from "./formats.js";
 import { ProgressReporter, progressMode } from "./progress.js";
@@ -30,6 +43,7 @@ Options:
                              raw: the values' bytes, C order, little-endian
       --json                 progress as JSON events on stderr (one object per line)
 ${PIPELINE_HELP.trim().split("\n").slice(1).join("\n")}
+${STORE_HELP.trim().split("\n").slice(1).join("\n")}
 ${COMMON_HELP.trim().split("\n").slice(1).filter((l) => !l.includes("--json")).join("\n")}
 
 Progress is shown on stderr once a read lasts over a second (not when stdout is a terminal).
@@ -50,7 +64,7 @@ function isPipeClosed(error: unknown, stdout: NodeJS.WriteStream): boolean {
 export async function runGet(args: string[], context: CommandContext): Promise<number> {
   const { values, positionals } = parse(
     args,
-    { ...COMMON_OPTIONS, ...PIPELINE_OPTIONS, select: { type: "string", short: "s" }, format: { type: "string", short: "f" } },
+    { ...COMMON_OPTIONS, ...PIPELINE_OPTIONS, ...STORE_OPTIONS, select: { type: "string", short: "s" }, format: { type: "string", short: "f" } },
     1,
   );
   if (values.help) return context.help(GET_HELP);
@@ -68,7 +82,7 @@ export async function runGet(args: string[], context: CommandContext): Promise<n
   const workers = workersOption(values);
   const intervalMs = intOption(values, "progress-interval", 0);
 
-  const store = await openLocation(url, { readOnly: true });
+  const store = await openLocation(url, { readOnly: true, ...storeFlags(values) });
   try {
     const array = await openArrayAt(store, url, context.signal);
     const sel = array.select(selection);

@@ -6,7 +6,7 @@ import { UnsupportedOperationError } from "../errors.js";
 import { stringifyJSON } from "../json.js";
 import type { ZarrGroup } from "../group.js";
 import type { Store } from "../store.js";
-import { COMMON_HELP, COMMON_OPTIONS, parse } from "./args.js";
+import { COMMON_HELP, COMMON_OPTIONS, STORE_HELP, STORE_OPTIONS, parse, storeFlags } from "./args.js";
 import type { CommandContext } from "./context.js";
 import { formatBytes, formatShape } from "./format.js";
 import { checkLocation, openLocation, openNodeAt } from "./store.js";
@@ -16,12 +16,14 @@ export const INFO_HELP = `Usage: zarrflow info <url> [options]
 
 Shows what is stored at <url>: for an array its shape, data type, chunks, shards, codecs,
 fill value, uncompressed and stored size and chunk counts; for a group its tree of children.
-<url> is a path, file://, memory://, http:// or https:// location of the array or group.
+<url> is a path, file://, memory://, http://, https:// or s3:// location of the array or group,
+or of a .zip archive holding it.
 
-The stored size needs a store that can list its keys: over HTTP it is "unknown".
+The stored size needs a store that can list its keys: over HTTP it is "unknown" (S3 lists).
 
 Options:
       --json                 print the description as one JSON document
+${STORE_HELP.trim().split("\n").slice(1).join("\n")}
 ${COMMON_HELP.trim().split("\n").slice(1).join("\n")}
 
 Examples:
@@ -207,10 +209,10 @@ function treeLines(info: Record<string, unknown>, indent: string): string[] {
 }
 
 export async function runInfo(args: string[], context: CommandContext): Promise<number> {
-  const { values, positionals } = parse(args, COMMON_OPTIONS, 1);
+  const { values, positionals } = parse(args, { ...COMMON_OPTIONS, ...STORE_OPTIONS }, 1);
   if (values.help) return context.help(INFO_HELP);
   const url = checkLocation(positionals[0], "location");
-  const store = await openLocation(url, { readOnly: true });
+  const store = await openLocation(url, { readOnly: true, ...storeFlags(values) });
   try {
     const node = await openNodeAt(store, url, context.signal);
     const info = node instanceof ZarrArray ? await describeArray(node, context.signal) : await describeGroup(node, context.signal);

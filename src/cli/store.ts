@@ -8,17 +8,18 @@ import type { ZarrGroup } from "../group.js";
 import { open } from "../hierarchy.js";
 import type { Store } from "../store.js";
 import { openStore } from "../../stores/open.js";
-import { UsageError } from "./args.js";
+import { UsageError, type StoreFlags } from "./args.js";
 
-const SCHEMES = new Set(["file", "memory", "http", "https"]);
+const SCHEMES = new Set(["file", "memory", "http", "https", "s3"]);
 
 /** Rejects locations openStore cannot take, as usage errors. */
 export function checkLocation(location: string | undefined, what: string): string {
   if (location === undefined || location === "") throw new UsageError(`missing ${what}`);
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(location)?.[1]?.toLowerCase();
   if (scheme !== undefined && !SCHEMES.has(scheme)) {
-    throw new UsageError(`unsupported ${what} "${location}": use a path, file://, memory://, http:// or https://`);
+    throw new UsageError(`unsupported ${what} "${location}": use a path, file://, memory://, http://, https:// or s3://`);
   }
+  if (scheme === "s3" && !/^s3:\/\/[^/?#]+/i.test(location)) throw new UsageError(`${what} "${location}" names no bucket (s3://bucket/prefix)`);
   if (scheme === "http" || scheme === "https") {
     try {
       new URL(location);
@@ -36,7 +37,7 @@ export interface ObservedStore extends Store {
   readonly retries: number;
 }
 
-const CALLS = ["get", "set", "delete", "getRanges", "setRange", "size", "close"] as const;
+const CALLS = ["get", "set", "delete", "getRanges", "setRange", "size", "close", "discard"] as const;
 
 /** Wraps a store to count failed calls; every capability of the store passes through unchanged. */
 export function observeStore(inner: Store): ObservedStore {
@@ -53,7 +54,7 @@ export function observeStore(inner: Store): ObservedStore {
     },
   };
   for (const name of CALLS) {
-    const call = inner[name] as ((...args: unknown[]) => Promise<unknown>) | undefined;
+    const call = (inner as unknown as Record<string, unknown>)[name] as ((...args: unknown[]) => Promise<unknown>) | undefined;
     if (typeof call !== "function") continue;
     observed[name] = async (...args: unknown[]) => {
       try {
@@ -70,8 +71,9 @@ export function observeStore(inner: Store): ObservedStore {
   return observed as unknown as ObservedStore;
 }
 
-export async function openLocation(location: string, options: { readOnly?: boolean } = {}): Promise<ObservedStore> {
-  return observeStore(await openStore(location, { readOnly: options.readOnly }));
+export async function openLocation(location: string, options: { readOnly?: boolean } & StoreFlags = {}): Promise<ObservedStore> {
+  const { anonymous, endpoint, profile } = options;
+  return observeStore(await openStore(location, { readOnly: options.readOnly, s3: { anonymous, endpoint, profile } }));
 }
 
 /** Opens the node at a location, with errors that name the location as the user wrote it. */

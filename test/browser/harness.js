@@ -1,7 +1,7 @@
 // In-page helpers for test/browser.test.ts: the page imports zarrflow's browser build as a
 // page would (/zarrflow/index.js, found through no bundler) and reports plain data back.
 import * as zarrflow from "/zarrflow/index.js";
-import { HttpStore, MemoryStore } from "/zarrflow/stores.js";
+import { HttpStore, HttpStoreError, MemoryStore } from "/zarrflow/stores.js";
 
 export { zarrflow };
 
@@ -81,7 +81,7 @@ export async function readCases({ stores, workers }) {
   return out;
 }
 
-const errorData = (e) => ({ ok: false, name: e?.constructor?.name, code: e?.code, message: String(e?.message ?? e), path: e?.path, key: e?.key, zarrflow: e instanceof zarrflow.ZarrflowError });
+const errorData = (e) => ({ ok: false, name: e?.constructor?.name, code: e?.code, message: String(e?.message ?? e), path: e?.path, key: e?.key, zarrflow: e instanceof zarrflow.ZarrflowError, http: e instanceof HttpStoreError });
 
 /** Opens and reads whole arrays over HTTP (`arrays`: store folder URL + array path each). */
 export async function readOverHttp({ arrays, workers }) {
