@@ -69,3 +69,4 @@ export {
   type VerifyOptions,
   type VerifyResult,
 } from "./convert.js";
+export { parseJSON, stringifyJSON } from "./json.js";
