@@ -151,3 +151,10 @@ export function roundHalfEven(x: number): number {
   // Math.round sends halves up; a half whose upward neighbour is odd belongs to the even one below.
   return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
+
+/** The smallest and largest value of an integer type, exactly. */
+export function integerBounds(dataType: DataType): [bigint, bigint] {
+  const { kind, itemsize } = DATA_TYPES[dataType];
+  const bits = BigInt(itemsize * 8);
+  return kind === "u" ? [0n, (1n << bits) - 1n] : [-(1n << (bits - 1n)), (1n << (bits - 1n)) - 1n];
+}

@@ -8,7 +8,7 @@ import { CodecError, MetadataError, type ErrorContext } from "../errors.js";
 import type { NdArray } from "../ndarray.js";
 import type { ArrayToArrayCodec, ChunkSpec, CodecMetadata } from "./codec.js";
 import { ConfigReader } from "./config.js";
-import { castTyped, isFloatType, isIntegerType, scalarFrom, toFloat64 } from "./numeric.js";
+import { castTyped, integerBounds, isFloatType, isIntegerType, scalarFrom, toFloat64 } from "./numeric.js";
 import { registerCodec } from "./registry.js";
 import { stringifyJSON } from "../json.js";
 
@@ -27,9 +27,7 @@ export class ScaleOffsetCodec implements ArrayToArrayCodec {
     private readonly scale: Scalar,
     private readonly context: ErrorContext = {},
   ) {
-    const { kind, itemsize } = DATA_TYPES[dataType];
-    const bits = BigInt(itemsize * 8);
-    [this.lo, this.hi] = kind === "u" ? [0n, (1n << bits) - 1n] : [-(1n << (bits - 1n)), (1n << (bits - 1n)) - 1n];
+    [this.lo, this.hi] = isIntegerType(dataType) ? integerBounds(dataType) : [0n, 0n];
   }
 
   resolveSpec(input: ChunkSpec): ChunkSpec {
