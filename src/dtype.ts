@@ -308,6 +308,10 @@ export function zeroScalar(dataType: DataType): Scalar {
 /** Coerces a user scalar to the data type's scalar form, or throws a ValueError-like MetadataError. */
 export function coerceScalar(value: unknown, dataType: DataType, context: ErrorContext = {}): Scalar {
   const { kind } = DATA_TYPES[dataType];
+  // Metadata may hold an integer beyond 2^53 (a bigint) for a float; a value written to a float array may not (no silent rounding).
+  if ((kind === "f" || kind === "c") && (typeof value === "bigint" || (Array.isArray(value) && value.some((v) => typeof v === "bigint")))) {
+    throw new MetadataError(`invalid floating-point value ${showValue(value)} for data type ${dataType}`, context);
+  }
   if (kind === "c" && typeof value === "number") return [value, 0];
   if (kind === "f" && typeof value === "number") return value;
   if ((kind === "i" || kind === "u") && typeof value === "bigint") return parseFillValue(value.toString(), dataType, context);
