@@ -158,3 +158,16 @@ export function integerBounds(dataType: DataType): [bigint, bigint] {
   const bits = BigInt(itemsize * 8);
   return kind === "u" ? [0n, (1n << bits) - 1n] : [-(1n << (bits - 1n)), (1n << (bits - 1n)) - 1n];
 }
+
+const roundToFloat16 = (x: number): number => fromFloat16Bits(toFloat16Bits(x));
+const exact = (x: number): number => x;
+
+/**
+ * Rounding to the arithmetic of a type, applied after each operation: NumPy computes float32
+ * data in float32 and float16 in float16; anything else here in float64.
+ */
+export function arithmeticOf(dataType: DataType): (x: number) => number {
+  if (dataType === "float32") return Math.fround;
+  if (dataType === "float16") return roundToFloat16;
+  return exact;
+}
