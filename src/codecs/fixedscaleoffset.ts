@@ -59,7 +59,9 @@ export class FixedScaleOffsetCodec implements ArrayToArrayCodec {
 registerCodec("numcodecs.fixedscaleoffset", (configuration, input, context) => {
   const config = new ConfigReader("numcodecs.fixedscaleoffset", configuration, context, ["offset", "scale", "dtype", "astype"]);
   const number = (key: string): number => {
-    const value = config.raw(key);
+    const raw = config.raw(key);
+    // An integer beyond 2^53 arrives as a bigint; numcodecs computes with it as a double too.
+    const value = typeof raw === "bigint" ? Number(raw) : raw;
     if (typeof value !== "number" || !Number.isFinite(value)) return config.fail(`"${key}" must be a finite number, got ${stringifyJSON(value)}`);
     return value;
   };

@@ -91,7 +91,8 @@ export function castTyped(data: TypedArray, from: DataType, to: DataType): Typed
   if (to === "bool") {
     const o = out as Uint8Array;
     const values = wideIn ? data : toFloat64(data, from);
-    for (let i = 0; i < n; i++) o[i] = values[i] ? 1 : 0;
+    // x != 0, so NaN is true (truthiness would make it false).
+    for (let i = 0; i < n; i++) o[i] = values[i] !== 0 && values[i] !== 0n ? 1 : 0;
     return out;
   }
   if (out instanceof BigInt64Array || out instanceof BigUint64Array) {
