@@ -45,7 +45,8 @@ export class FixedScaleOffsetCodec implements ArrayToArrayCodec {
     const narrow = arithmeticOf(this.astype);
     const { offset, scale } = this;
     for (let i = 0; i < values.length; i++) values[i] = narrow(narrow(values[i] / scale) + offset);
-    return { data: castTyped(values, "float64", spec.dataType), shape: spec.shape, dtype: spec.dataType };
+    const data = spec.dataType === "float64" ? values : castTyped(values, "float64", spec.dataType);
+    return { data, shape: spec.shape, dtype: spec.dataType };
   }
 
   toJSON(): CodecMetadata {
