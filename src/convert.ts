@@ -11,8 +11,9 @@
  */
 import { ZarrArray, type OperationOptions } from "./array.js";
 import { CodecChain } from "./codecs/chain.js";
-import type { CodecMetadata } from "./codecs/codec.js";
-import { DATA_TYPES, bytesOf, product } from "./dtype.js";
+import type { ChunkSpec, CodecMetadata } from "./codecs/codec.js";
+import { getCodecFactory } from "./codecs/registry.js";
+import { DATA_TYPES, bytesOf, product, type DataType } from "./dtype.js";
 import { MetadataError, SelectionError, UnknownCodecError, ValueError, asAbortError, type ErrorContext } from "./errors.js";
 import { ZarrGroup } from "./group.js";
 import { create, createGroup, defaultSerializer, type CreateArrayOptions } from "./hierarchy.js";
@@ -46,6 +47,12 @@ export interface CopyOptions extends Omit<OperationOptions, "onProgress" | "pref
    * Default: the source's compression (a checksum is dropped when the copy is v2).
    */
   compression?: CodecMetadata[];
+  /**
+   * Value filters as array → array codecs in v3 form (numcodecs.delta, scale_offset, …); `[]` to
+   * store plain values. Default: the source's (its v2 filters or v3 array → array codecs, a
+   * transpose excepted). A v2 copy takes numcodecs filters only.
+   */
+  filters?: CodecMetadata[];
   /** Replace what is at the destination path. Default false: an existing node is a ContainsNodeError. */
   overwrite?: boolean;
   /**
@@ -168,6 +175,56 @@ export function toV2Compressor(codecs: readonly CodecMetadata[], context: ErrorC
   }
 }
 
+/** numcodecs codecs on bytes: ahead of a compressor they are v2 filters; checksums after it have no v2 place. */
+const V2_BYTE_FILTERS = new Set(["numcodecs.shuffle", "numcodecs.crc32", "numcodecs.adler32", "numcodecs.fletcher32"]);
+const CHECKSUMS = new Set(["crc32c", "numcodecs.crc32", "numcodecs.adler32", "numcodecs.fletcher32"]);
+
+/** A numcodecs codec in v3 form as its `.zarray` filter form (`{id, ...configuration}`). */
+function toV2Filter(codec: CodecMetadata, context: ErrorContext): V2CodecConfig {
+  if (!codec.name.startsWith("numcodecs.")) {
+    throw new MetadataError(`codec "${codec.name}" has no Zarr v2 filter equivalent; copy with filters: [] (CLI: --filters none) to store plain values`, context);
+  }
+  return { id: codec.name.slice("numcodecs.".length), ...(codec.configuration ?? {}) };
+}
+
+/**
+ * The v2 filters and compressor equivalent to v3 value filters and bytes → bytes codecs: byte
+ * filters (shuffle, checksums) ahead of the compressor join the filters; checksums after it
+ * are dropped, as v2 has no place for them.
+ */
+export function toV2FiltersAndCompressor(
+  filters: readonly CodecMetadata[],
+  compression: readonly CodecMetadata[],
+  context: ErrorContext = {},
+): { filters: V2CodecConfig[] | null; compressor: V2CodecConfig | null } {
+  const v2Filters = filters.map((f) => toV2Filter(f, context));
+  let i = 0;
+  for (; i < compression.length && V2_BYTE_FILTERS.has(compression[i].name); i++) v2Filters.push(toV2Filter(compression[i], context));
+  const rest = compression.slice(i).filter((c, j) => !(CHECKSUMS.has(c.name) && j > 0));
+  return { filters: v2Filters.length ? v2Filters : null, compressor: toV2Compressor(rest, context) };
+}
+
+/** The data type the array → bytes codec sees after `filters` (packbits stores uint8, astype its type). */
+function filteredType(spec: ChunkSpec, filters: readonly CodecMetadata[], context: ErrorContext): DataType {
+  let current = spec;
+  for (const filter of filters) {
+    const codec = getCodecFactory(filter.name, context)(filter.configuration ?? {}, current, context);
+    if (codec.kind !== "array_to_array") throw new MetadataError(`filter "${filter.name}" is not an array → array codec`, context);
+    current = codec.resolveSpec(current);
+  }
+  return current.dataType;
+}
+
+/**
+ * The value filters of an array (array → array codecs but transpose), in v3 form. Categorize
+ * (v2 object strings stored as integer codes) is left out: the copy stores the strings as v3
+ * `string`, which zarr-python 3 reads (it cannot read categorize).
+ */
+function sourceFilters(array: ZarrArray): CodecMetadata[] {
+  const chain = array.sharding ? array.sharding.innerChain : array.chain;
+  return chain.arrayToArray.filter((c) => c.name !== "transpose" && c.name !== "numcodecs.categorize").map((c) => c.toJSON());
+}
+
 /** Bytes → bytes codecs of an array as its (inner) chunks are compressed, in v3 form. */
 function sourceCompression(array: ZarrArray): CodecMetadata[] {
   const chain = array.sharding ? array.sharding.innerChain : array.chain;
@@ -232,7 +289,9 @@ export function planArrayCopy(source: ZarrArray, options: CopyOptions = {}): Arr
     });
   }
   const compression = (options.compression ?? sourceCompression(source)).map((c) => ({ ...c }));
+  const filters = (options.filters ?? sourceFilters(source)).map((c) => ({ ...c }));
   const dataType = source.dtype;
+  const storedType = filteredType({ shape: chunks as number[], dataType, fillValue: source.fillValue }, filters, context);
   const create: CreateArrayOptions = {
     path: options.path ?? "",
     shape,
@@ -251,8 +310,8 @@ export function planArrayCopy(source: ZarrArray, options: CopyOptions = {}): Arr
   if (zarrFormat === 3) {
     create.fillValue = source.fillValue;
     create.shards = shards;
-    // v2 object strings become v3 `string` with vlen-utf8 (categorize, a v2 filter, is decoded away).
-    create.codecs = [defaultSerializer(dataType), ...compression];
+    // v2 object strings become v3 `string` with vlen-utf8 (categorize is decoded away: see sourceFilters).
+    create.codecs = [...filters, defaultSerializer(storedType), ...compression];
     if (names) {
       create.dimensionNames = kept.map((i) => names[i]);
       delete attributes._ARRAY_DIMENSIONS;
@@ -261,7 +320,9 @@ export function planArrayCopy(source: ZarrArray, options: CopyOptions = {}): Arr
     if (names && names.every((n) => n !== null)) attributes._ARRAY_DIMENSIONS = kept.map((i) => names[i]);
     // v2 says "no fill value" with null; keep that when copying v2 to v2.
     create.fillValue = source.metadata.v2?.fillValueNull ? null : source.fillValue;
-    create.compressor = toV2Compressor(compression, context);
+    const v2 = toV2FiltersAndCompressor(filters, compression, context);
+    create.filters = v2.filters;
+    create.compressor = v2.compressor;
   }
   return {
     ...projection,

@@ -70,3 +70,4 @@ export {
   type VerifyOptions,
   type VerifyResult,
 } from "./convert.js";
+export { parseJSON, stringifyJSON } from "./json.js";

@@ -19,7 +19,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DATA_TYPES, create, ndarray, openArray, type CodecMetadata, type DataType, type Scalar, type TypedArray, type V2CodecConfig } from "../src/index.js";
+import { DATA_TYPES, create, toFloat16Bits, ndarray, openArray, type CodecMetadata, type DataType, type Scalar, type TypedArray, type V2CodecConfig } from "../src/index.js";
 import { allocate } from "../src/dtype.js";
 import { parseJSON } from "../src/json.js";
 import { FileSystemStore } from "../stores/index.js";
@@ -94,6 +94,8 @@ const V3_CASES: Case[] = [
     lossless: false,
     data: () => fill("float64", [37], (i) => (i % 7 === 0 ? NaN : i % 11 === 0 ? 1e6 : 100 + (Math.round(random() * 800) - 400) / 8)),
   },
+  { name: "delta_float16", dtype: "float16", shape: [30], chunks: [12], filters: [{ name: "numcodecs.delta", configuration: { dtype: "<f2" } }], lossless: undefined, data: () => fill("float16", [30], () => toFloat16Bits((random() - 0.5) * 100)) },
+  { name: "scale_offset_float16", dtype: "float16", shape: [24], chunks: [10], filters: [{ name: "scale_offset", configuration: { offset: 10.5, scale: 3 } }], lossless: undefined, data: () => fill("float16", [24], () => toFloat16Bits(random() * 40)) },
   { name: "fill_uint64_max", dtype: "uint64", shape: [22], chunks: [8], fillValue: 2n ** 64n - 1n, lossless: true, data: () => fill("uint64", [22], (i) => (i < 8 ? 2n ** 64n - 1n : BigInt(i) * 2n ** 60n + 1n)) },
   { name: "fill_int64_beyond_2p53", dtype: "int64", shape: [30], chunks: [10], fillValue: -(2n ** 63n) + 3n, lossless: true, data: () => fill("int64", [30], (i) => (i < 10 ? -(2n ** 63n) + 3n : 2n ** 53n + BigInt(i))) },
 ];
@@ -157,7 +159,7 @@ function oracleSpec(c: Case): Record<string, unknown> {
   return spec;
 }
 
-const NUMPY: Partial<Record<DataType, string>> = { bool: "|b1", int16: "<i2", int32: "<i4", int64: "<i8", uint8: "|u1", uint16: "<u2", uint64: "<u8", float32: "<f4", float64: "<f8" };
+const NUMPY: Partial<Record<DataType, string>> = { float16: "<f2", bool: "|b1", int16: "<i2", int32: "<i4", int64: "<i8", uint8: "|u1", uint16: "<u2", uint64: "<u8", float32: "<f4", float64: "<f8" };
 
 interface BatchResult {
   code: number;

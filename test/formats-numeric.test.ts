@@ -6,8 +6,8 @@
  * readChunks(), and hashed in the value format against the manifest.
  */
 import { describe, expect, it } from "vitest";
-import { open, ZarrArray, type NdArray } from "../src/index.js";
-import { FileSystemStore } from "../stores/index.js";
+import { copyNode, open, openArray, ZarrArray, type NdArray } from "../src/index.js";
+import { FileSystemStore, MemoryStore } from "../stores/index.js";
 import { formatsStoreDir, loadFormatsManifest, rawBytes, sha256, type FormatsArray } from "./helpers/formats.js";
 
 const IN_SCOPE = /^(checksums|fill|filters|codecs|ext)\//;
@@ -63,6 +63,17 @@ describe("formats fixtures: numeric arrays with filters, checksums, extension co
           elements += data.data.length;
         }
         expect(elements).toBe(whole.data.length);
+      });
+
+      it("copies (same format, same codecs) through the writer on the worker pool, exactly", async () => {
+        const array = await openEntry(entry);
+        const store = new MemoryStore();
+        await copyNode(array, store, { workers: 1 });
+        const copy = await openArray(store);
+        // The same codecs (a copy writes little-endian bytes, so only the names are compared).
+        const names = (a: ZarrArray) => a.chain.toJSON().map((c) => c.name);
+        expect(names(copy)).toEqual(names(array));
+        expect(hashOf(await copy.read())).toBe(entry.sha256);
       });
     });
   }

@@ -47,6 +47,12 @@ describe("parseJSON", () => {
     );
   });
 
+  it("long digit runs inside fractions and exponents stay JSON.parse's numbers", () => {
+    const source = '{"big": 12345678901234567890, "frac": 0.12345678901234567891, "exp": 1e-12345678901234567, "huge": -1.5e+1234567890123456789, "mixed": [1.0000000000000000001, 99999999999999999999.5]}';
+    const expected = { ...(JSON.parse(source) as object), big: 12345678901234567890n };
+    expect(parseJSON(source)).toEqual(expected);
+  });
+
   it("strings holding digits, escapes and __proto__ keys are data", () => {
     const parsed = parseJSON('{"__proto__": {"x": 1}, "k\\"ey": "1234567890123456789\\u00e9", "n": 12345678901234567890}') as Record<string, unknown>;
     expect(Object.getPrototypeOf(parsed)).toBe(Object.prototype);

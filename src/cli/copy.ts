@@ -57,6 +57,8 @@ Options:
       --codec SPEC           compression: zstd[:level], gzip[:level], zlib[:level],
                                lz4[:acceleration], blosc[:cname[:clevel[:shuffle]]] or none
                                (default: the source's compression)
+      --filters keep|none    keep the source's value filters (delta, fixedscaleoffset, scale_offset,
+                               …; the default), or store plain values
   -s, --select SEL           copy only this selection of the source array, such as "0:100, :, 3"
       --memory SIZE          memory budget for data in flight, such as 512MiB (default 256MiB)
       --overwrite            replace what is at <dst-url> (default: refuse)
@@ -86,6 +88,8 @@ export interface CopyArgs {
   chunks?: GridSpec;
   shards?: GridSpec | null;
   compression?: CodecMetadata[];
+  /** `[]` for --filters none; undefined keeps the source's. */
+  filters?: CodecMetadata[];
   selection?: SelectionItem[];
   memoryBytes?: number;
   overwrite: boolean;
@@ -113,6 +117,7 @@ function parseCopyArgs(args: string[]): CopyArgs | undefined {
       chunks: { type: "string" },
       shards: { type: "string" },
       codec: { type: "string" },
+      filters: { type: "string" },
       select: { type: "string", short: "s" },
       memory: { type: "string" },
       overwrite: { type: "boolean" },
@@ -136,6 +141,8 @@ function parseCopyArgs(args: string[]): CopyArgs | undefined {
   } catch (error) {
     throw new UsageError(`bad --codec "${codec}": ${(error as ZarrflowError).detail ?? (error as Error).message}`);
   }
+  const filters = stringOption(values, "filters");
+  if (filters !== undefined && filters !== "keep" && filters !== "none") throw new UsageError(`--filters must be keep or none, got "${filters}"`);
   const selectText = stringOption(values, "select");
   let selection: SelectionItem[] | undefined;
   try {
@@ -162,6 +169,7 @@ function parseCopyArgs(args: string[]): CopyArgs | undefined {
     chunks: gridOption(values, "chunks"),
     shards,
     compression,
+    filters: filters === "none" ? [] : undefined,
     selection,
     memoryBytes: bytesOption(values, "memory"),
     overwrite: Boolean(values.overwrite),
@@ -251,6 +259,7 @@ export async function runCopy(args: string[], context: CommandContext): Promise<
       chunks: options.chunks,
       shards: options.shards,
       compression: options.compression,
+      filters: options.filters,
       selection: options.selection,
       memoryBytes: options.memoryBytes,
       overwrite: options.overwrite,

@@ -7,12 +7,12 @@
  * Float targets round to nearest even; another rounding mode is accepted for them only when
  * every value converts exactly (as zarr-python's numpy backend does).
  */
-import { DATA_TYPES, allocate, parseFillValue, type DataType, type TypedArray } from "../dtype.js";
+import { allocate, parseFillValue, type DataType, type TypedArray } from "../dtype.js";
 import { CodecError, MetadataError, type ErrorContext } from "../errors.js";
 import type { NdArray } from "../ndarray.js";
 import type { ArrayToArrayCodec, ChunkSpec, CodecMetadata } from "./codec.js";
 import { ConfigReader } from "./config.js";
-import { castTyped, isFloatType, isIntegerType, scalarFrom, toFloat64 } from "./numeric.js";
+import { castTyped, integerBounds, isFloatType, isIntegerType, roundHalfEven, scalarFrom, toFloat64 } from "./numeric.js";
 import { registerCodec } from "./registry.js";
 import { encodeFill } from "./scale-offset.js";
 import { stringifyJSON } from "../json.js";
@@ -23,10 +23,7 @@ type OutOfRange = "clamp" | "wrap" | null;
 type Entry = [key: number | bigint, value: number | bigint];
 
 const ROUND: Record<Rounding, (x: number) => number> = {
-  "nearest-even": (x) => {
-    const r = Math.round(x);
-    return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
-  },
+  "nearest-even": roundHalfEven,
   "towards-zero": Math.trunc,
   "towards-positive": Math.ceil,
   "towards-negative": Math.floor,
@@ -83,9 +80,7 @@ export class CastValueCodec implements ArrayToArrayCodec {
       }
     }
     if (isIntegerType(to)) {
-      const { kind, itemsize } = DATA_TYPES[to];
-      const bits = BigInt(itemsize * 8);
-      const [lo, hi] = kind === "u" ? [0n, (1n << bits) - 1n] : [-(1n << (bits - 1n)), (1n << (bits - 1n)) - 1n];
+      const [lo, hi] = integerBounds(to);
       const round = ROUND[this.rounding];
       for (let i = 0; i < n; i++) {
         if (mapped[i]) continue;

@@ -4,12 +4,12 @@ import type { BytesToBytesCodec, CodecMetadata } from "./codec.js";
 import { ConfigReader } from "./config.js";
 import { registerCodec } from "./registry.js";
 
-// Slice-by-8 tables: eight table lookups per 8 input bytes instead of one per byte.
-const TABLES: Uint32Array[] = (() => {
+/** Slice-by-8 tables for a reflected CRC-32 polynomial: eight lookups per 8 input bytes instead of one per byte. */
+export function crcTables(polynomial: number): Uint32Array[] {
   const tables = Array.from({ length: 8 }, () => new Uint32Array(256));
   for (let n = 0; n < 256; n++) {
     let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ polynomial : c >>> 1;
     tables[0][n] = c >>> 0;
   }
   for (let n = 0; n < 256; n++) {
@@ -20,11 +20,11 @@ const TABLES: Uint32Array[] = (() => {
     }
   }
   return tables;
-})();
+}
 
-/** CRC-32C of `data` (optionally continuing from a previous value). */
-export function crc32c(data: Uint8Array, previous = 0): number {
-  const [t0, t1, t2, t3, t4, t5, t6, t7] = TABLES;
+/** The CRC-32 of `data` with the given tables (optionally continuing from a previous value). */
+export function crcSliceBy8(tables: Uint32Array[], data: Uint8Array, previous = 0): number {
+  const [t0, t1, t2, t3, t4, t5, t6, t7] = tables;
   let crc = ~previous >>> 0;
   let i = 0;
   const n = data.length;
@@ -43,6 +43,13 @@ export function crc32c(data: Uint8Array, previous = 0): number {
   }
   for (; i < n; i++) crc = t0[(crc ^ data[i]) & 0xff] ^ (crc >>> 8);
   return ~crc >>> 0;
+}
+
+const CASTAGNOLI = crcTables(0x82f63b78);
+
+/** CRC-32C of `data` (optionally continuing from a previous value). */
+export function crc32c(data: Uint8Array, previous = 0): number {
+  return crcSliceBy8(CASTAGNOLI, data, previous);
 }
 
 export class Crc32cCodec implements BytesToBytesCodec {

@@ -3,11 +3,11 @@
  * previous one (in `dtype`, wrapping as NumPy integers do), cast to `astype`. Decoding is the
  * running sum, accumulated in `dtype`. The chunk is treated as one flat C-order sequence.
  */
-import { DATA_TYPES, allocate, type DataType } from "../dtype.js";
+import { DATA_TYPES, HAS_FLOAT16_ARRAY, allocate, fromFloat16Bits, toFloat16Bits, type DataType } from "../dtype.js";
 import type { NdArray } from "../ndarray.js";
 import type { ArrayToArrayCodec, ChunkSpec, CodecMetadata } from "./codec.js";
 import { ConfigReader } from "./config.js";
-import { castScalar, castTyped, isRealType, numpyType, numpyTypestring } from "./numeric.js";
+import { castScalar, castTyped, isRealType, numpyType, numpyTypestring, toFloat64 } from "./numeric.js";
 import { registerCodec } from "./registry.js";
 
 export class DeltaCodec implements ArrayToArrayCodec {
@@ -34,6 +34,10 @@ export class DeltaCodec implements ArrayToArrayCodec {
         d[i] = s[i] - previous; // the typed array wraps it to 64 bits
         previous = s[i];
       }
+    } else if (this.dtype === "float16" && !HAS_FLOAT16_ARRAY) {
+      // float16 as raw bits: subtract the values, rounding each difference to half precision.
+      const s = toFloat64(src, this.dtype);
+      for (let i = 0; i < s.length; i++) diff[i] = toFloat16Bits(s[i] - (i ? s[i - 1] : 0));
     } else {
       // Typed-array stores wrap integer differences and round float32 ones, as NumPy's diff does.
       const s = src as Float64Array;
@@ -57,6 +61,13 @@ export class DeltaCodec implements ArrayToArrayCodec {
       for (let i = 0; i < e.length; i++) {
         sum = BigInt.asIntN(64, sum + e[i]);
         o[i] = sum;
+      }
+    } else if (this.dtype === "float16" && !HAS_FLOAT16_ARRAY) {
+      const e = toFloat64(enc, this.dtype);
+      let sum = 0;
+      for (let i = 0; i < e.length; i++) {
+        sum = fromFloat16Bits(toFloat16Bits(sum + e[i]));
+        out[i] = toFloat16Bits(sum);
       }
     } else {
       const e = enc as Float64Array;

@@ -3,15 +3,13 @@
  * `round_half_even((x - offset) * scale)` as `astype`; reads `stored / scale + offset`, computed
  * in float64 (float32 when the stored type is float32, as NumPy promotes), cast to `dtype`.
  */
-import { DATA_TYPES, type DataType } from "../dtype.js";
+import type { DataType } from "../dtype.js";
 import type { NdArray } from "../ndarray.js";
 import type { ArrayToArrayCodec, ChunkSpec, CodecMetadata } from "./codec.js";
 import { ConfigReader } from "./config.js";
-import { castScalar, castTyped, isRealType, numpyType, numpyTypestring, roundHalfEven, toFloat64 } from "./numeric.js";
+import { arithmeticOf, castScalar, castTyped, isRealType, numpyType, numpyTypestring, roundHalfEven, toFloat64 } from "./numeric.js";
 import { registerCodec } from "./registry.js";
 import { stringifyJSON } from "../json.js";
-
-const identity = (x: number): number => x;
 
 export class FixedScaleOffsetCodec implements ArrayToArrayCodec {
   readonly kind = "array_to_array";
@@ -29,17 +27,13 @@ export class FixedScaleOffsetCodec implements ArrayToArrayCodec {
   }
 
   private encodeValue(x: number): number | bigint {
-    return castScalar(roundHalfEven(this.narrow(this.dtype)(this.narrow(this.dtype)(Number(x) - this.offset) * this.scale)), "float64", this.astype) as number | bigint;
-  }
-
-  /** Rounding to the arithmetic type: float32 data is computed in float32, anything else in float64. */
-  private narrow(type: DataType): (x: number) => number {
-    return DATA_TYPES[type].kind === "f" && DATA_TYPES[type].itemsize <= 4 ? Math.fround : identity;
+    const narrow = arithmeticOf(this.dtype);
+    return castScalar(roundHalfEven(narrow(narrow(Number(x) - this.offset) * this.scale)), "float64", this.astype) as number | bigint;
   }
 
   encode(array: NdArray): NdArray {
     const values = toFloat64(castTyped(array.data, array.dtype, this.dtype), this.dtype);
-    const narrow = this.narrow(this.dtype);
+    const narrow = arithmeticOf(this.dtype);
     const { offset, scale } = this;
     for (let i = 0; i < values.length; i++) values[i] = roundHalfEven(narrow(narrow(values[i] - offset) * scale));
     return { data: castTyped(values, "float64", this.astype), shape: array.shape, dtype: this.astype };
@@ -47,10 +41,12 @@ export class FixedScaleOffsetCodec implements ArrayToArrayCodec {
 
   decode(array: NdArray, spec: ChunkSpec): NdArray {
     const values = toFloat64(array.data, this.astype);
-    const narrow = this.narrow(this.astype);
+    // Integers divided by a Python float give float64; float32 stored data stays float32.
+    const narrow = arithmeticOf(this.astype);
     const { offset, scale } = this;
     for (let i = 0; i < values.length; i++) values[i] = narrow(narrow(values[i] / scale) + offset);
-    return { data: castTyped(values, "float64", spec.dataType), shape: spec.shape, dtype: spec.dataType };
+    const data = spec.dataType === "float64" ? values : castTyped(values, "float64", spec.dataType);
+    return { data, shape: spec.shape, dtype: spec.dataType };
   }
 
   toJSON(): CodecMetadata {
@@ -64,7 +60,9 @@ export class FixedScaleOffsetCodec implements ArrayToArrayCodec {
 registerCodec("numcodecs.fixedscaleoffset", (configuration, input, context) => {
   const config = new ConfigReader("numcodecs.fixedscaleoffset", configuration, context, ["offset", "scale", "dtype", "astype"]);
   const number = (key: string): number => {
-    const value = config.raw(key);
+    const raw = config.raw(key);
+    // An integer beyond 2^53 arrives as a bigint; numcodecs computes with it as a double too.
+    const value = typeof raw === "bigint" ? Number(raw) : raw;
     if (typeof value !== "number" || !Number.isFinite(value)) return config.fail(`"${key}" must be a finite number, got ${stringifyJSON(value)}`);
     return value;
   };

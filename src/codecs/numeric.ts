@@ -91,7 +91,8 @@ export function castTyped(data: TypedArray, from: DataType, to: DataType): Typed
   if (to === "bool") {
     const o = out as Uint8Array;
     const values = wideIn ? data : toFloat64(data, from);
-    for (let i = 0; i < n; i++) o[i] = values[i] ? 1 : 0;
+    // x != 0, so NaN is true (truthiness would make it false).
+    for (let i = 0; i < n; i++) o[i] = values[i] !== 0 && values[i] !== 0n ? 1 : 0;
     return out;
   }
   if (out instanceof BigInt64Array || out instanceof BigUint64Array) {
@@ -150,4 +151,24 @@ export function roundHalfEven(x: number): number {
   const r = Math.round(x);
   // Math.round sends halves up; a half whose upward neighbour is odd belongs to the even one below.
   return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** The smallest and largest value of an integer type, exactly. */
+export function integerBounds(dataType: DataType): [bigint, bigint] {
+  const { kind, itemsize } = DATA_TYPES[dataType];
+  const bits = BigInt(itemsize * 8);
+  return kind === "u" ? [0n, (1n << bits) - 1n] : [-(1n << (bits - 1n)), (1n << (bits - 1n)) - 1n];
+}
+
+const roundToFloat16 = (x: number): number => fromFloat16Bits(toFloat16Bits(x));
+const exact = (x: number): number => x;
+
+/**
+ * Rounding to the arithmetic of a type, applied after each operation: NumPy computes float32
+ * data in float32 and float16 in float16; anything else here in float64.
+ */
+export function arithmeticOf(dataType: DataType): (x: number) => number {
+  if (dataType === "float32") return Math.fround;
+  if (dataType === "float16") return roundToFloat16;
+  return exact;
 }

@@ -7,7 +7,7 @@ import type { DataType } from "../dtype.js";
 import type { NdArray } from "../ndarray.js";
 import type { ArrayToArrayCodec, ChunkSpec, CodecMetadata } from "./codec.js";
 import { ConfigReader } from "./config.js";
-import { castScalar, castTyped, isFloatType, numpyType, numpyTypestring, roundHalfEven, toFloat64 } from "./numeric.js";
+import { arithmeticOf, castScalar, castTyped, isFloatType, numpyType, numpyTypestring, roundHalfEven, toFloat64 } from "./numeric.js";
 import { registerCodec } from "./registry.js";
 
 export class QuantizeCodec implements ArrayToArrayCodec {
@@ -37,7 +37,7 @@ export class QuantizeCodec implements ArrayToArrayCodec {
     const { scale } = this;
     const rounded = castTyped(values, "float64", this.dtype) as Float64Array;
     // The product and quotient are computed in dtype (float32 data stays float32, as in NumPy).
-    const narrow = this.dtype === "float32" ? Math.fround : (x: number) => x;
+    const narrow = arithmeticOf(this.dtype);
     for (let i = 0; i < rounded.length; i++) rounded[i] = narrow(roundHalfEven(narrow(scale * rounded[i])) / scale);
     return { data: castTyped(rounded, this.dtype, this.astype), shape: array.shape, dtype: this.astype };
   }

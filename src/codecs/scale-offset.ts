@@ -3,12 +3,12 @@
  * in the arithmetic of the array's own data type — float32 stays float32; integers must not
  * overflow and must divide exactly, or the chunk is refused (a CodecError), never wrapped.
  */
-import { DATA_TYPES, allocate, parseFillValue, type DataType, type Scalar, type TypedArray } from "../dtype.js";
+import { allocate, parseFillValue, type DataType, type Scalar, type TypedArray } from "../dtype.js";
 import { CodecError, MetadataError, type ErrorContext } from "../errors.js";
 import type { NdArray } from "../ndarray.js";
 import type { ArrayToArrayCodec, ChunkSpec, CodecMetadata } from "./codec.js";
 import { ConfigReader } from "./config.js";
-import { castTyped, isFloatType, isIntegerType, scalarFrom, toFloat64 } from "./numeric.js";
+import { arithmeticOf, castTyped, integerBounds, isFloatType, isIntegerType, scalarFrom, toFloat64 } from "./numeric.js";
 import { registerCodec } from "./registry.js";
 import { stringifyJSON } from "../json.js";
 
@@ -27,9 +27,7 @@ export class ScaleOffsetCodec implements ArrayToArrayCodec {
     private readonly scale: Scalar,
     private readonly context: ErrorContext = {},
   ) {
-    const { kind, itemsize } = DATA_TYPES[dataType];
-    const bits = BigInt(itemsize * 8);
-    [this.lo, this.hi] = kind === "u" ? [0n, (1n << bits) - 1n] : [-(1n << (bits - 1n)), (1n << (bits - 1n)) - 1n];
+    [this.lo, this.hi] = isIntegerType(dataType) ? integerBounds(dataType) : [0n, 0n];
   }
 
   resolveSpec(input: ChunkSpec): ChunkSpec {
@@ -49,13 +47,12 @@ export class ScaleOffsetCodec implements ArrayToArrayCodec {
   private run(data: TypedArray, encode: boolean): TypedArray {
     if (isFloatType(this.dataType)) {
       const values = toFloat64(data, this.dataType);
-      const narrow = DATA_TYPES[this.dataType].itemsize <= 4 ? Math.fround : (x: number) => x;
+      const narrow = arithmeticOf(this.dataType);
       // The parameters are values of the data type too: 273.15 is the float32 nearest to it.
       const offset = narrow(this.offset as number);
       const scale = narrow(this.scale as number);
       if (encode) for (let i = 0; i < values.length; i++) values[i] = narrow(narrow(values[i] - offset) * scale);
       else for (let i = 0; i < values.length; i++) values[i] = narrow(narrow(values[i] / scale) + offset);
-      // float16 keeps its float32 intermediate only once: the cast rounds to half precision.
       return castTyped(values, "float64", this.dataType);
     }
     // Integers: exact arithmetic on bigints, checked against the type's range.
