@@ -3,9 +3,10 @@
  * structs, vlen arrays, and the categorize filter) read exactly: every array in full and both
  * manifest selections, compared through the value format's SHA-256 (test/fixtures/formats/README.md).
  */
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { FileSystemStore } from "../stores/filesystem.js";
-import { open, type ZarrArray } from "../src/index.js";
+import { MemoryStore } from "../stores/memory.js";
+import { closePools, create, open, type ZarrArray } from "../src/index.js";
 import { NAT, fixedWidthValues, packFixedWidth, structField } from "../src/dtype-extended.js";
 import type { NdArray } from "../src/ndarray.js";
 import { bytesListJson, canonicalJson, formatsStoreDir, loadFormatsManifest, rawBytes, sha256, type FormatsArray } from "./helpers/formats.js";
@@ -100,5 +101,30 @@ describe("record and unit helpers on the fixtures", () => {
     const bytes = [new Uint8Array([1, 0, 2]), new Uint8Array(0)];
     expect(fixedWidthValues({ data: packFixedWidth("null_terminated_bytes[4]", bytes), dtype: "null_terminated_bytes[4]" })).toEqual(bytes);
     expect(fixedWidthValues({ data: packFixedWidth("raw_bytes[4]", bytes), dtype: "raw_bytes[4]" })).toEqual([new Uint8Array([1, 0, 2, 0]), new Uint8Array(4)]);
+  });
+});
+
+describe("fixed-width extended types on the worker pool", () => {
+  afterAll(async () => {
+    await closePools();
+  });
+
+  it("reads (read and readChunks) and writes datetimes, structs and <U on 2 workers exactly as inline", async () => {
+    for (const p of ["time/datetime_bigendian", "struct/record_bigendian", "strings/fixed_utf32_bigendian", "bytes/null_terminated"]) {
+      const entry = manifest.arrays.find((a) => a.path === p && a.format === 3)!;
+      const a = await openEntry(entry);
+      const inline = await a.read(undefined, { workers: 0 });
+      const pooled = await a.read(undefined, { workers: 2 });
+      expect(sha256(valueFormat(entry.kind, pooled)), p).toBe(entry.sha256);
+      let chunks = 0;
+      for await (const c of a.readChunks(undefined, { workers: 2 }) as unknown as AsyncIterable<{ data: { dtype: string } }>) {
+        expect(c.data.dtype).toBe(a.dtype);
+        chunks++;
+      }
+      expect(chunks).toBeGreaterThan(1);
+      const copy = await create(new MemoryStore(), { shape: a.shape, chunks: a.chunks, dtype: a.dtype, fillValue: a.fillValue as never, codecs: [{ name: "bytes", configuration: { endian: "big" } }, { name: "zstd", configuration: { level: 1 } }] });
+      await copy.write(null, inline.data, { workers: 2 });
+      expect(sha256(valueFormat(entry.kind, await copy.read(undefined, { workers: 0 }))), p).toBe(entry.sha256);
+    }
   });
 });
