@@ -127,4 +127,23 @@ describe("fixed-width extended types on the worker pool", () => {
       expect(sha256(valueFormat(entry.kind, await copy.read(undefined, { workers: 0 }))), p).toBe(entry.sha256);
     }
   });
+
+  it("object types asked to run on workers decode inline and read the same; partial writes into shards merge", async () => {
+    const entry = manifest.arrays.find((a) => a.path === "strings/vlen_sharded" && a.format === 3)!;
+    const a = await openEntry(entry);
+    const x = await a.read(undefined, { workers: 2 });
+    expect(sha256(valueFormat("string", x))).toBe(entry.sha256);
+    const copy = await create(new MemoryStore(), { shape: a.shape, chunks: a.chunks, shards: a.shards!, dtype: "string", fillValue: "" });
+    await copy.write(null, x.data as unknown as string[], { workers: 2 });
+    await copy.write("5:30:3", ["ñ", "😀", "", "x", "y", "z", "w", "v", "u"], { workers: 2 });
+    const want = (x.data as unknown as string[]).slice();
+    ["ñ", "😀", "", "x", "y", "z", "w", "v", "u"].forEach((v, i) => (want[5 + 3 * i] = v));
+    expect((await copy.read()).data).toEqual(want);
+    let seen = 0;
+    for await (const c of copy.readChunks("3:20", { workers: 2 }) as unknown as AsyncIterable<{ data: { data: unknown } }>) {
+      expect(Array.isArray(c.data.data)).toBe(true);
+      seen += (c.data.data as unknown[]).length;
+    }
+    expect(seen).toBe(17);
+  });
 });
