@@ -12,7 +12,7 @@
 import { ZarrArray, type OperationOptions } from "./array.js";
 import { CodecChain } from "./codecs/chain.js";
 import type { CodecMetadata } from "./codecs/codec.js";
-import { DATA_TYPES, bytesOf, product } from "./dtype.js";
+import { DATA_TYPES, bytesOf, memoryItemsize, product } from "./dtype.js";
 import { MetadataError, SelectionError, UnknownCodecError, ValueError, asAbortError, type ErrorContext } from "./errors.js";
 import { ZarrGroup } from "./group.js";
 import { create, createGroup, defaultSerializer, type CreateArrayOptions } from "./hierarchy.js";
@@ -287,7 +287,7 @@ export function copyBlockShape(projection: Projection, storedChunks: readonly nu
     const lcm = (dst / gcd(dst, readUnit[i])) * readUnit[i];
     return Math.max(1, Math.min(lcm <= 4 * Math.max(dst, readUnit[i]) ? lcm : dst, shape[d]));
   });
-  const itemsize = DATA_TYPES[source.dtype].itemsize;
+  const itemsize = memoryItemsize(source.dtype);
   const block = [...unit];
   for (let d = block.length - 1; d >= 0; d--) {
     const others = (product(block) / block[d]) * itemsize;
