@@ -82,19 +82,3 @@ export function v2ObjectCodec(filter: { id: string; [key: string]: unknown }): C
   }
   return undefined;
 }
-
-/** The v2 filter of a v3-form object codec (the inverse of v2ObjectCodec), or undefined. */
-export function v2ObjectFilter(codec: CodecMetadata): { id: string; [key: string]: unknown } | undefined {
-  switch (codec.name) {
-    case "vlen-utf8":
-    case "vlen-bytes":
-      return { id: codec.name };
-    case "numcodecs.vlen-array":
-      return { id: "vlen-array", ...codec.configuration };
-    case "numcodecs.categorize":
-      return { id: "categorize", ...codec.configuration };
-    case "numcodecs.json2":
-      return { id: "json2", ...codec.configuration };
-  }
-  return undefined;
-}
