@@ -100,6 +100,8 @@ const noop = (): void => undefined;
 export function toNodeReadable(array: ZarrArray, selection?: Selection, options: NodeReadableOptions = {}): Readable {
   const sel = array.select(selection);
   const context: ErrorContext = { path: array.path };
+  // Byte streams carry fixed-size elements; variable-length values have no byte form to stream.
+  if (DATA_TYPES[array.dtype].form === "object") throw new ValueError(`${array.dtype} values have no byte form: read() them, or stream chunks with readChunks()`, context);
   const { signal: outer, onProgress, slabBytes, highWaterMark, ...readOptions } = options;
   const unit = readUnit(array);
   const plan = planSlabs(sel, unit, DATA_TYPES[array.dtype].itemsize, slabBytes);
@@ -189,6 +191,7 @@ export async function fromNodeReadable(
   const { signal } = options;
   throwIfAborted(signal, context);
   const dtype = array.dtype;
+  if (DATA_TYPES[dtype].form === "object") throw new ValueError(`${dtype} values have no byte form: write() them, or pipe chunks into writer()`, context);
   const itemsize = DATA_TYPES[dtype].itemsize;
   const totalBytes = product(sel.map((d) => d.count)) * itemsize;
   const plan = planSlabs(sel, array.chunkShape, itemsize, slabBytes);

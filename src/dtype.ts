@@ -161,6 +161,16 @@ export function hasByteOrder(dataType: DataType): boolean {
   return info.swapWidth > 1 || (info.fieldWidths ?? []).some((w) => w > 1);
 }
 
+/**
+ * Bytes one element is planned to take in memory (buffer budgets, copy blocks): the item size,
+ * or for object types an estimate (a short JS string or a small Uint8Array and its slot), since
+ * their planning itemsize of 1 only counts slots.
+ */
+export function memoryItemsize(dataType: DataType): number {
+  const info = DATA_TYPES[dataType];
+  return info.form === "object" ? 64 : info.itemsize;
+}
+
 /** True for data types held as JS arrays of values (strings, byte strings) rather than a typed array. */
 export function isObjectType(dataType: DataType): boolean {
   return DATA_TYPES[dataType].form === "object";

@@ -35,11 +35,14 @@ export {
   toFloat16Bits,
   fromFloat16Bits,
   HAS_FLOAT16_ARRAY,
+  isObjectType,
   type DataType,
+  type DataTypeInfo,
   type TypedArray,
   type Scalar,
 } from "./dtype.js";
-export { ndarray, type NdArray } from "./ndarray.js";
+export { NAT, fixedWidthValues, packFixedWidth, structField, type StructField, type DateTimeUnit } from "./dtype-extended.js";
+export { ndarray, type NdArray, type ObjectData } from "./ndarray.js";
 export * from "./errors.js";
 export type { Store, ByteRange, StoreCallOptions, WritableStore, GetSyncOptions, StoreHandle } from "./store.js";
 export {

@@ -12,7 +12,7 @@
 import type { ZarrArray, WriteJob, WriteOptions } from "./array.js";
 import { copyRegion, fillRegion, wordView } from "./copy.js";
 import { extractPiece, fillChunk, markRegion } from "./chunk-ops.js";
-import { DATA_TYPES, bytesOf, product, scalarArray } from "./dtype.js";
+import { DATA_TYPES, bytesOf, memoryItemsize, product, scalarArray } from "./dtype.js";
 import { AbortError, asAbortError } from "./errors.js";
 import { normalizeSelection, projectChunks, selectionShape, type Region, type Selection } from "./selection.js";
 import { valueSource, type WriteValue } from "./value.js";
@@ -43,7 +43,7 @@ export function createWriter(array: ZarrArray, options: WriterOptions = {}): Wri
   const itemsize = DATA_TYPES[dataType].itemsize;
   const chunkShape = array.chunkShape;
   const chunkElements = product(chunkShape);
-  const pendingCost = chunkElements * (itemsize + 1);
+  const pendingCost = chunkElements * (memoryItemsize(dataType) + 1);
   const budget = Math.max(pendingCost, options.bufferBytes ?? 256 << 20);
   const fill = wordView(bytesOf(scalarArray(array.metadata.fillValue, dataType)), itemsize).words;
   const pending = new Map<string, Pending>();

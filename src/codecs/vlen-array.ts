@@ -40,7 +40,7 @@ export class VlenArrayCodec implements ArrayToBytesCodec {
     const { itemsize } = DATA_TYPES[this.element];
     const out = readFramed(bytes, product(spec.shape)).map((item, i): TypedArray => {
       if (item.byteLength % itemsize !== 0) throw new CodecError(`vlen-array: item ${i} has ${item.byteLength} bytes, not a whole number of ${this.element}`);
-      return viewAs(this.element, this.width > 1 ? byteswap(item, this.width) : item.slice());
+      return viewAs(this.element, this.width > 1 ? byteswap(item, this.width) : item);
     });
     return { data: out as never, shape: spec.shape, dtype: spec.dataType };
   }

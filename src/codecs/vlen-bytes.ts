@@ -21,7 +21,7 @@ export class VlenBytesCodec implements ArrayToBytesCodec {
 
   decode(bytes: Uint8Array, spec: ChunkSpec): NdArray {
     // Copies, not views: a view would pin the whole fetched buffer (a shard, say) for each value.
-    const out = readFramed(bytes, product(spec.shape)).map((item) => item.slice());
+    const out = readFramed(bytes, product(spec.shape));
     return { data: out as never, shape: spec.shape, dtype: spec.dataType };
   }
 

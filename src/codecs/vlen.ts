@@ -8,25 +8,38 @@
 import { CodecError } from "../errors.js";
 import type { CodecMetadata } from "./codec.js";
 
-/** The byte strings of a framed chunk of `expected` items (views into `bytes`). */
-export function readFramed(bytes: Uint8Array, expected: number): Uint8Array[] {
+/**
+ * Where the items of a framed chunk of `expected` items are: byte offsets and lengths into
+ * `bytes` (no per-item views: 100 000 subarray objects cost more than decoding them).
+ */
+export function scanFramed(bytes: Uint8Array, expected: number): { starts: Uint32Array; lengths: Uint32Array; total: number } {
   if (bytes.byteLength < 4) throw new CodecError(`variable-length chunk of ${bytes.byteLength} bytes has no item count`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const count = view.getUint32(0, true);
   if (count !== expected) throw new CodecError(`variable-length chunk claims ${count} items, the chunk holds ${expected}`);
   // Every item costs at least its 4-byte length: a count the bytes cannot hold is a lie, caught before allocating.
   if (count * 4 > bytes.byteLength - 4) throw new CodecError(`variable-length chunk claims ${count} items in ${bytes.byteLength} bytes`);
-  const items = new Array<Uint8Array>(count);
+  const starts = new Uint32Array(count);
+  const lengths = new Uint32Array(count);
   let at = 4;
   for (let i = 0; i < count; i++) {
     if (at + 4 > bytes.byteLength) throw new CodecError(`variable-length chunk is truncated at item ${i} of ${count}`);
     const length = view.getUint32(at, true);
     at += 4;
     if (length > bytes.byteLength - at) throw new CodecError(`variable-length item ${i} claims ${length} bytes, ${bytes.byteLength - at} are left`);
-    items[i] = bytes.subarray(at, at + length);
+    starts[i] = at;
+    lengths[i] = length;
     at += length;
   }
   if (at !== bytes.byteLength) throw new CodecError(`variable-length chunk has ${bytes.byteLength - at} bytes after its last item`);
+  return { starts, lengths, total: at - 4 - 4 * count };
+}
+
+/** The byte strings of a framed chunk of `expected` items (copies). */
+export function readFramed(bytes: Uint8Array, expected: number): Uint8Array[] {
+  const { starts, lengths } = scanFramed(bytes, expected);
+  const items = new Array<Uint8Array>(starts.length);
+  for (let i = 0; i < starts.length; i++) items[i] = bytes.slice(starts[i], starts[i] + lengths[i]);
   return items;
 }
 
@@ -66,22 +79,6 @@ export function v2ObjectCodec(filter: { id: string; [key: string]: unknown }): C
       return { name: "numcodecs.categorize", configuration: config };
     case "json2":
       return { name: "numcodecs.json2", configuration: config };
-  }
-  return undefined;
-}
-
-/** The v2 filter of a v3-form object codec (the inverse of v2ObjectCodec), or undefined. */
-export function v2ObjectFilter(codec: CodecMetadata): { id: string; [key: string]: unknown } | undefined {
-  switch (codec.name) {
-    case "vlen-utf8":
-    case "vlen-bytes":
-      return { id: codec.name };
-    case "numcodecs.vlen-array":
-      return { id: "vlen-array", ...codec.configuration };
-    case "numcodecs.categorize":
-      return { id: "categorize", ...codec.configuration };
-    case "numcodecs.json2":
-      return { id: "json2", ...codec.configuration };
   }
   return undefined;
 }
