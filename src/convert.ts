@@ -735,15 +735,7 @@ export async function verifyCopy(source: ZarrArray, copy: ZarrArray, options: Ve
         let same = true;
         for (let k = 0; k < itemsize; k++) if (x[e * itemsize + k] !== y[e * itemsize + k]) same = false;
         if (same) continue;
-        if (result.mismatches++ === 0) {
-          const index: number[] = [];
-          let rest = e;
-          for (let d = blockShape.length - 1; d >= 0; d--) {
-            index.unshift(origin[d] + (rest % blockShape[d]));
-            rest = Math.floor(rest / blockShape[d]);
-          }
-          result.firstMismatch = index;
-        }
+        if (result.mismatches++ === 0) result.firstMismatch = elementIndex(e, blockShape, origin);
       }
     }
     done += x.byteLength / itemsize;
@@ -776,15 +768,18 @@ function countObjectMismatches(x: unknown[], y: unknown[], blockShape: number[],
       sameBytes(new Uint8Array(p.buffer, p.byteOffset, p.byteLength), new Uint8Array(q.buffer, q.byteOffset, q.byteLength)));
   for (let e = 0; e < x.length; e++) {
     if (same(x[e], y[e])) continue;
-    if (result.mismatches++ === 0) {
-      const index: number[] = [];
-      let rest = e;
-      for (let d = blockShape.length - 1; d >= 0; d--) {
-        index.unshift(origin[d] + (rest % blockShape[d]));
-        rest = Math.floor(rest / blockShape[d]);
-      }
-      result.firstMismatch = index;
-    }
+    if (result.mismatches++ === 0) result.firstMismatch = elementIndex(e, blockShape, origin);
   }
   return x.length;
+}
+
+/** The copy's index of the `e`-th element (C order) of a block at `origin`. */
+function elementIndex(e: number, blockShape: readonly number[], origin: readonly number[]): number[] {
+  const index: number[] = [];
+  let rest = e;
+  for (let d = blockShape.length - 1; d >= 0; d--) {
+    index.unshift(origin[d] + (rest % blockShape[d]));
+    rest = Math.floor(rest / blockShape[d]);
+  }
+  return index;
 }

@@ -181,22 +181,11 @@ function handle(child: ChildProcess, dir: string, port: number): Nginx {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
     else child.once("exit", () => resolve());
   });
-  let stopped: Promise<void> | undefined;
   return {
     origin: `http://127.0.0.1:${port}`,
     port,
     dataDir: path.join(dir, "data"),
-    stop() {
-      stopped ??= (async () => {
-        process.removeListener("exit", killOnExit);
-        child.kill("SIGTERM");
-        const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-        await exited;
-        clearTimeout(timer);
-        await rm(dir, { recursive: true, force: true });
-      })();
-      return stopped;
-    },
+    stop: serverStopper(child, exited, dir, killOnExit),
   };
 }
 
@@ -212,3 +201,20 @@ function nginxProblem(): string | undefined {
 /** True when the nginx-backed tests are to be skipped (deliberately, or nginx is missing outside CI). */
 export const SKIP_NGINX =
   process.env.ZARRFLOW_SKIP_NGINX === "1" || skipUnlessFound("tests against a real nginx", nginxProblem());
+
+/**
+ * stop() for a server process a test started: SIGTERM (SIGKILL after 5 s), wait for the exit,
+ * remove its folder. Idempotent; unhooks the process-exit safety kill.
+ */
+export function serverStopper(child: ChildProcess, exited: Promise<void>, dir: string, killOnExit: () => void): () => Promise<void> {
+  let stopped: Promise<void> | undefined;
+  return () =>
+    (stopped ??= (async () => {
+      process.removeListener("exit", killOnExit);
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+      await exited;
+      clearTimeout(timer);
+      await rm(dir, { recursive: true, force: true });
+    })());
+}

@@ -10,7 +10,7 @@ import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { canConnect, freePort } from "./nginx.js";
+import { canConnect, freePort, serverStopper } from "./nginx.js";
 
 export interface RedisServer {
   url: string;
@@ -58,22 +58,7 @@ export async function startRedis(): Promise<RedisServer> {
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   for (let i = 0; i < 200 && child.exitCode === null; i++) {
     if (await canConnect(port)) {
-      let stopped: Promise<void> | undefined;
-      return {
-        url: `redis://127.0.0.1:${port}`,
-        port,
-        stop() {
-          stopped ??= (async () => {
-            process.removeListener("exit", killOnExit);
-            child.kill("SIGTERM");
-            const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-            await exited;
-            clearTimeout(timer);
-            await rm(dir, { recursive: true, force: true });
-          })();
-          return stopped;
-        },
-      };
+      return { url: `redis://127.0.0.1:${port}`, port, stop: serverStopper(child, exited, dir, killOnExit) };
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
