@@ -15,9 +15,10 @@ import { closePools, copyArray, create, open, openArray, parseCompression, verif
 import { FileSystemStore } from "../stores/index.js";
 import { ProgressReporter, copySnapshot, progressMode } from "../src/cli/progress.js";
 import { formatBytes, formatDuration, formatRate } from "../src/cli/format.js";
-import { relaunchWithHugePages, wantsHugePages } from "../src/cli/hugepages.js";
+import { followParent, relaunchWithHugePages, wantsHugePages } from "../src/cli/hugepages.js";
 
 // Big buffers on huge pages, as the zarrflow command does: run again with glibc's tunable set.
+followParent();
 if (wantsHugePages()) {
   const code = await relaunchWithHugePages();
   if (code !== undefined) process.exit(code);

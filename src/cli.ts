@@ -11,7 +11,7 @@
 import { closePools } from "./array.js";
 import { SelectionError, ZarrflowError, isAbortError } from "./errors.js";
 import { UsageError } from "./cli/args.js";
-import { relaunchWithHugePages, wantsHugePages } from "./cli/hugepages.js";
+import { followParent, relaunchWithHugePages, wantsHugePages } from "./cli/hugepages.js";
 import type { CommandContext } from "./cli/context.js";
 
 const HELP = `Usage: zarrflow <command> [options]
@@ -116,6 +116,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 // Big buffers on huge pages: the command runs again with glibc's tunable set (see cli/hugepages.ts).
+followParent();
 const relaunched = wantsHugePages() ? await relaunchWithHugePages() : undefined;
 const code = relaunched ?? (await main(process.argv.slice(2)));
 process.exitCode = code;

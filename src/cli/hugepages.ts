@@ -14,6 +14,21 @@
 import { spawn } from "node:child_process";
 
 const TUNABLE = "glibc.malloc.hugetlb=1";
+/** Set in the relaunched child's environment. */
+const CHILD_MARK = "ZARRFLOW_HUGEPAGES_CHILD";
+
+/**
+ * In a relaunched child: end this process when the parent is gone. Its own process group keeps
+ * a terminal's signals from reaching it twice, but also from reaching it when the parent is
+ * SIGKILLed — a worker killed that way must not keep running its task unseen. The IPC channel
+ * closes when the parent dies; the channel is unref'ed so it never keeps the child alive.
+ */
+export function followParent(): void {
+  if (process.env[CHILD_MARK] !== "1" || !process.connected) return;
+  delete process.env[CHILD_MARK];
+  process.once("disconnect", () => process.kill(process.pid, "SIGKILL"));
+  process.channel?.unref();
+}
 
 /** True when this process should start again with the tunable (Linux, not set yet, not turned off). */
 export function wantsHugePages(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -35,8 +50,10 @@ export function withHugePages(env: NodeJS.ProcessEnv = process.env): NodeJS.Proc
 export function relaunchWithHugePages(): Promise<number | undefined> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-      stdio: "inherit",
-      env: withHugePages(),
+      // The IPC channel is only a lifeline: when this parent dies without passing a signal on
+      // (SIGKILL, a crash), the channel closes and the child ends too (see followParent).
+      stdio: ["inherit", "inherit", "inherit", "ipc"],
+      env: { ...withHugePages(), [CHILD_MARK]: "1" },
       // Its own process group: a terminal's Ctrl-C reaches this parent only, which passes it on
       // once (the command treats a second SIGINT as "exit now").
       detached: true,

@@ -73,13 +73,15 @@ export interface StaticServer {
 }
 
 /** Serves `root` read-only (GET with a single Range, HEAD, 404 for missing files), each request after `delayMs`. */
-export async function serveFolder(root: string, options: { delayMs?: number } = {}): Promise<StaticServer> {
+export async function serveFolder(root: string, options: { delayMs?: number; gate?: Promise<void> } = {}): Promise<StaticServer> {
   const state = { requests: 0 };
   const server = await startStaticServer({
     mounts: { "/": root },
     isolated: false,
-    intercept: async () => {
+    intercept: async (request) => {
       state.requests++;
+      // With a gate, chunk requests (not metadata documents) wait until it opens.
+      if (options.gate && !/(^|\/)(\.z\w+|zarr\.json)$/.test(new URL(request.url ?? "/", "http://x").pathname)) await options.gate;
       if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
       return false;
     },
