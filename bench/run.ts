@@ -172,7 +172,7 @@ function addRatios(results: Result[]): void {
       if (Object.keys(ratios).length) r.ratios = ratios;
     }
     // Sharded and HTTP reads: each zarrflow row against every zarrita row of the same workload.
-    if ((r.group === "6" || r.group === "7" || r.group === "9" || r.group === "10") && r.impl.startsWith("zarrflow")) {
+    if ((r.group === "6" || r.group === "7" || r.group === "9" || r.group === "15") && r.impl.startsWith("zarrflow")) {
       const ratios: Record<string, number> = { ...r.ratios };
       for (const z of results) {
         if (z.group === r.group && z.workload === r.workload && z.impl.startsWith("zarrita") && z.mibps !== null) ratios[z.impl] = r.mibps / z.mibps;

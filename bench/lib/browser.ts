@@ -52,7 +52,7 @@ export async function browserRead(job: Job, s: Sizes): Promise<Result[]> {
   const bytes = nbytes(shape);
   const label = `read ${Math.round(bytes / MiB)} MiB [${shape}] chunks [${s.full.chunks}] zstd-1 over HTTP in Chromium`;
   const impls = { zarrflow: "zarrflow (Web Worker pool, SharedArrayBuffer)", zarrita: "zarrita.js (FetchStore)" } as const;
-  if (!existsSync(CHROMIUM)) return Object.values(impls).map((impl) => notAvailable("11", label, impl, `no Chromium at ${CHROMIUM}`));
+  if (!existsSync(CHROMIUM)) return Object.values(impls).map((impl) => notAvailable("14", label, impl, `no Chromium at ${CHROMIUM}`));
 
   const scratch = mkdtempSync(join(tmpdir(), "zarrflow-bench-browser-"));
   const buildDir = await buildBrowserForTests();
@@ -95,7 +95,7 @@ export async function browserRead(job: Job, s: Sizes): Promise<Result[]> {
       const list = runs[impl];
       const ms = median(list.map((r) => r.ms));
       return {
-        group: "11",
+        group: "14",
         workload: label,
         impl: impls[impl],
         mibps: bytes / MiB / (ms / 1000),

@@ -105,8 +105,8 @@ export async function queueWorkload(job: Job, root: string, spec: ArraySpec, scr
       },
     );
     await Promise.all(children.splice(0).map(stopProcess));
-    const base = result("10", label, "zarrflow copy, one process (CLI, built)", inProcess, bytes, { extra: { sourceMiB: Math.round(bytes / MiB) } });
-    const viaQueue = result("10", label, `zarrflow copy --queue, 2 worker processes, ${tasks} tasks of 32 MiB`, queued, bytes, {
+    const base = result("13", label, "zarrflow copy, one process (CLI, built)", inProcess, bytes, { extra: { sourceMiB: Math.round(bytes / MiB) } });
+    const viaQueue = result("13", label, `zarrflow copy --queue, 2 worker processes, ${tasks} tasks of 32 MiB`, queued, bytes, {
       extra: { tasks, redisCallsPerTask: Math.round(perTask.calls), redisNetBytesPerTask: Math.round(perTask.netBytes) },
       note: "ms is the coordinator's run, start to exit; the workers were started before",
     });
@@ -171,7 +171,7 @@ async function emptyTasks(job: Job, url: string, redis: Redis): Promise<Result> 
   await queue.obliterate({ force: true });
   await queue.close();
   const r: Result = {
-    group: "10",
+    group: "13",
     workload: `queue alone: ${count} empty tasks`,
     impl: "BullMQ, 2 workers × concurrency 8 in one process",
     mibps: null,

@@ -83,7 +83,7 @@ export async function s3Read(job: Job, s: Sizes): Promise<Result> {
           },
         });
       } catch (error) {
-        return notAvailable("10", label, impl, `zarrita: ${(error as Error).message.split("\n")[0]}`);
+        return notAvailable("15", label, impl, `zarrita: ${(error as Error).message.split("\n")[0]}`);
       }
     } else {
       const concurrency = job.impl === "zarrflow-c32" ? 32 : 8;
@@ -106,7 +106,7 @@ export async function s3Read(job: Job, s: Sizes): Promise<Result> {
     verify(last!.data, last!.shape, spec.shape);
     const c = counts!;
     const detail = [`${c.get} GET`, c.head ? `${c.head} HEAD` : "", `${c.ranged} ranged`].filter(Boolean).join(", ");
-    return result("10", label, impl, times, bytes, {
+    return result("15", label, impl, times, bytes, {
       extra: { requests: c.requests, httpDetail: detail, maxInFlight: c.maxInFlight, newConnections: c.connections, readMiB: Math.round((c.bytes / MiB) * 10) / 10 },
     });
   } finally {
