@@ -23,6 +23,7 @@ import {
   decodeRegion,
   extractPiece,
   BufferRecycler,
+  sharedRecycler,
   type DecodeItem,
   type MergeItem,
   type OutputTarget,
@@ -718,11 +719,14 @@ export class ZarrArray {
       }
     }
     const total = countChunks(sel, this.grid);
-    // Pieces of whole chunks are all one size: reuse them once encoded (at most 64 MiB of
-    // spares, so a write of big shards does not hoard them).
-    const pieceBytes = product(this.chunkShape) * itemsize;
-    const recycler = new BufferRecycler(pieceBytes, Math.max(1, Math.min(32, Math.floor((64 << 20) / pieceBytes))));
-    await this.runWrite(streamFromIterator(jobs()), total, options, recycler);
+    // Pieces of whole chunks are all one size: reuse them once encoded, in this write and the
+    // next ones of the same size (at most 64 MiB of spares, dropped when writes stop).
+    const { recycler, done } = sharedRecycler(product(this.chunkShape) * itemsize);
+    try {
+      await this.runWrite(streamFromIterator(jobs()), total, options, recycler);
+    } finally {
+      done();
+    }
   }
 
   /**

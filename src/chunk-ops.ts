@@ -148,13 +148,19 @@ export function compact(regions: readonly Region[]): Region[] {
 
 /** A new chunk holding the fill value everywhere. */
 export function fillChunk(dataType: DataType, shape: number[], fillWords: Words): TypedArray {
-  const data = allocate(dataType, product(shape));
+  return fillChunkInto(allocate(dataType, product(shape)), dataType, shape, fillWords, true);
+}
+
+/** Sets every element of `data` (a chunk of `shape`) to the fill value; `fresh` memory is zero already. */
+export function fillChunkInto(data: TypedArray, dataType: DataType, shape: number[], fillWords: Words, fresh = false): TypedArray {
   let zero = true;
   for (let i = 0; i < fillWords.length; i++) if (fillWords[i] !== 0) zero = false;
-  if (!zero) {
-    const view = wordView(bytesOf(data), DATA_TYPES[dataType].itemsize);
-    fillRegion(view.words, shape, compact(shape.map((count) => ({ start: 0, step: 1, count }))), fillWords, view.k);
+  if (zero) {
+    if (!fresh) bytesOf(data).fill(0);
+    return data;
   }
+  const view = wordView(bytesOf(data), DATA_TYPES[dataType].itemsize);
+  fillRegion(view.words, shape, compact(shape.map((count) => ({ start: 0, step: 1, count }))), fillWords, view.k);
   return data;
 }
 
@@ -315,4 +321,56 @@ export class BufferRecycler {
     if (result && result.buffer === view.buffer) return;
     if (this.spare.length < this.limit && !this.spare.includes(view.buffer)) this.spare.push(view.buffer);
   }
+
+  /** Drops every spare buffer (the garbage collector frees them). */
+  clear(): void {
+    this.spare.length = 0;
+  }
+}
+
+/** Spares kept between writes: at most this many bytes per piece size, for this long after the last write. */
+const KEEP_BYTES = 64 << 20;
+const KEEP_MS = 2000;
+const kept = new Map<number, { recycler: BufferRecycler; users: number; timer?: ReturnType<typeof setTimeout> }>();
+
+/**
+ * The recycler for pieces of `byteLength` bytes, shared by the writes of this thread: a loop
+ * of writes of the same chunk (or shard) size reuses the pieces the previous write returned
+ * instead of faulting fresh memory in each time. Call the returned `done()` when the write
+ * ends; the spares are dropped once no write has used them for two seconds. Two piece sizes
+ * are kept at most.
+ */
+export function sharedRecycler(byteLength: number): { recycler: BufferRecycler; done: () => void } {
+  let entry = kept.get(byteLength);
+  if (!entry) {
+    for (const [size, other] of kept) {
+      if (kept.size < 2) break;
+      if (other.users === 0) {
+        if (other.timer !== undefined) clearTimeout(other.timer);
+        kept.delete(size);
+      }
+    }
+    entry = { recycler: new BufferRecycler(byteLength, Math.max(1, Math.min(32, Math.floor(KEEP_BYTES / byteLength)))), users: 0 };
+    kept.set(byteLength, entry);
+  }
+  const held = entry;
+  if (held.timer !== undefined) clearTimeout(held.timer);
+  held.timer = undefined;
+  held.users++;
+  let ended = false;
+  return {
+    recycler: held.recycler,
+    done() {
+      if (ended) return;
+      ended = true;
+      if (--held.users > 0) return;
+      const timer = setTimeout(() => {
+        held.recycler.clear();
+        if (kept.get(byteLength) === held && held.users === 0) kept.delete(byteLength);
+      }, KEEP_MS);
+      // Node: a pending drop must not keep the process alive.
+      (timer as { unref?: () => void }).unref?.();
+      held.timer = timer;
+    },
+  };
 }

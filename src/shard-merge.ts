@@ -9,8 +9,8 @@ import type { MaybePromise } from "./codecs/codec.js";
 import { ShardingCodec, type ShardIndex } from "./codecs/sharding.js";
 import type { CodecChain } from "./codecs/chain.js";
 import { copyRegion, fillRegion, wordView, type Words } from "./copy.js";
-import { fillChunk, isAllFill, mergeEncode, type MergeItem } from "./chunk-ops.js";
-import { DATA_TYPES, bytesOf, type TypedArray } from "./dtype.js";
+import { fillChunk, fillChunkInto, isAllFill, mergeEncode, type MergeItem } from "./chunk-ops.js";
+import { DATA_TYPES, allocate, bytesOf, product, type DataType, type TypedArray } from "./dtype.js";
 import type { Region } from "./selection.js";
 import { CodecError, type ErrorContext } from "./errors.js";
 
@@ -111,6 +111,13 @@ export function mergeInner(
   item: ShardMergeItem,
   i: number,
   stored: Uint8Array | undefined,
+  /**
+   * An inner chunk's worth of memory the caller lends for the merge when the stored chunk is
+   * not decoded (the result may then alias it, or the codec's scratch memory: see `transient`).
+   */
+  lent?: TypedArray,
+  /** Passed to the inner chain's encode: the result may live in scratch memory until the next encode. */
+  transient = false,
 ): MaybePromise<Uint8Array | undefined> {
   const { dataType } = codec.innerChain.spec;
   const itemsize = DATA_TYPES[dataType].itemsize;
@@ -131,19 +138,43 @@ export function mergeInner(
       copyRegion(view.words, innerShape, dst, source, item.chunkRegion.map((r) => r.count), src, view.k);
     }
     if (!keepEmpty && isAllFill(view.words, fillWords, view.k)) return undefined;
-    return codec.innerChain.encode({ data: base, shape: innerShape, dtype: dataType }, key);
+    return codec.innerChain.encode({ data: base, shape: innerShape, dtype: dataType }, key, { transient });
   };
-  if (where.complete || !stored) return merge(fillChunk(dataType, innerShape, fillWords));
+  if (where.complete || !stored) {
+    if (!lent) return merge(fillChunk(dataType, innerShape, fillWords));
+    // Every element is overwritten when the write covers the whole inner chunk inside the
+    // array; otherwise the rest must read as the fill value, not as the lent memory's past.
+    if (!where.complete || where.inside.some((n, d) => n !== innerShape[d])) fillChunkInto(lent, dataType, innerShape, fillWords);
+    return merge(lent);
+  }
   const decoded = codec.innerChain.decode(stored, key);
   return decoded instanceof Promise ? decoded.then((d) => merge(d.data)) : merge(decoded.data);
 }
 
-/** The merged, encoded shard, or null when no inner chunk remains (delete the shard). */
+/** This thread's inner-chunk memory while no merge holds it (numeric data types only). */
+let spareInner: TypedArray | undefined;
+
+function takeInner(dataType: DataType, count: number): TypedArray | undefined {
+  const info = DATA_TYPES[dataType];
+  if (info.form === "object") return undefined;
+  const spare = spareInner;
+  spareInner = undefined;
+  return spare && spare.constructor === info.ctor && spare.length === count * info.slots ? spare : allocate(dataType, count);
+}
+
+/**
+ * The merged, encoded shard, or null when no inner chunk remains (delete the shard). Inner
+ * chunks go straight into the thread's shard assembly in Morton order (see ShardAssembler),
+ * and the new values of each are merged in one lent inner chunk of memory: a shard costs no
+ * fresh memory per inner chunk. With `transient` and a synchronous inner chain, the result
+ * is a view of the assembly, valid until the next shard is assembled on this thread.
+ */
 export function mergeEncodeShard(
   codec: ShardingCodec,
   fillWords: Words,
   writeEmptyChunks: boolean,
   item: ShardMergeItem,
+  transient = false,
 ): MaybePromise<Uint8Array | null> {
   let index: ShardIndex | undefined;
   try {
@@ -156,23 +187,54 @@ export function mergeEncodeShard(
     }
     throw error;
   }
-  const pieces = new Array<Uint8Array | undefined>(codec.innerChunkCount);
-  const step = (i: number): MaybePromise<void> => {
+  const order = codec.mortonOrder;
+  const { dataType } = codec.innerChain.spec;
+  const assembler = codec.assembler();
+  // Both are this call's alone until it ends (a concurrent merge on this thread gets its own).
+  const lent = takeInner(dataType, product(codec.innerChunkShape));
+  // Until an inner encode answers with a Promise: after one, other work may run on this thread
+  // between steps, so encoded bytes must not stay in a codec's scratch memory.
+  let sync = true;
+  const step = (j: number): MaybePromise<void> => {
+    const i = order[j];
     const where = innerOverlap(codec, item, i);
     if (where.outside) return;
     const range = index?.range(i);
     const stored = range && item.existing ? item.existing.subarray(range.offset, range.offset + range.length) : undefined;
     if (!where.hits) {
-      pieces[i] = stored; // untouched: keep the stored bytes as they are
+      if (stored) assembler.add(i, stored); // untouched: keep the stored bytes as they are
       return;
     }
-    const merged = mergeInner(codec, fillWords, writeEmptyChunks, item, i, stored);
-    if (merged instanceof Promise) return merged.then((bytes) => void (pieces[i] = bytes));
-    pieces[i] = merged;
+    const merged = mergeInner(codec, fillWords, writeEmptyChunks, item, i, stored, lent, sync);
+    if (merged instanceof Promise) {
+      sync = false;
+      return merged.then((bytes) => void (bytes && assembler.add(i, bytes)));
+    }
+    if (merged) assembler.add(i, merged);
   };
-  const finish = (): Uint8Array | null => (pieces.some((p) => p !== undefined) ? codec.layoutShard(pieces) : null);
-  const done = eachStep(codec.innerChunkCount, step);
-  return done instanceof Promise ? done.then(finish) : finish();
+  const end = () => {
+    if (lent) spareInner = lent;
+  };
+  const finish = (): Uint8Array | null => {
+    end();
+    if (assembler.empty) {
+      assembler.release();
+      return null;
+    }
+    return assembler.finish(transient && sync);
+  };
+  const fail = (error: unknown): never => {
+    end();
+    assembler.release();
+    throw error;
+  };
+  let done: MaybePromise<void>;
+  try {
+    done = eachStep(order.length, step);
+  } catch (error) {
+    return fail(error);
+  }
+  return done instanceof Promise ? done.then(finish, fail) : finish();
 }
 
 /** One inner-chunk slot of an in-place shard patch. */
@@ -227,7 +289,7 @@ export function mergeEncodeChunk(
 ): MaybePromise<Uint8Array | null> {
   const codec = chain.arrayToBytes;
   if (codec instanceof ShardingCodec && chain.arrayToArray.length === 0 && chain.bytesToBytes.length === 0 && item.extent && !item.mask) {
-    return mergeEncodeShard(codec, fillWords, writeEmptyChunks, { ...item, extent: item.extent });
+    return mergeEncodeShard(codec, fillWords, writeEmptyChunks, { ...item, extent: item.extent }, transient);
   }
   return mergeEncode(chain, fillWords, writeEmptyChunks, item, transient);
 }
