@@ -27,7 +27,17 @@ export interface ComputeOptions<I, O> {
   ordered?: boolean;
   /** Observes batches in flight (for tests and metrics). */
   onInFlight?: (inFlight: number) => void;
+  /**
+   * Consecutive items with the same (defined) key go to the same batch, whatever its weight
+   * (up to 16 × `batchWeight`): a read uses it for chunks whose places in the output share
+   * memory pages, so that two workers do not first-touch the same fresh pages at once (each
+   * would take the page fault).
+   */
+  group?: (item: I) => string | undefined;
 }
+
+/** A group of items is cut into batches once it reaches this many times `batchWeight`. */
+const MAX_GROUP_BATCHES = 16;
 
 /** Ordered mode: results held back waiting for an earlier batch, at most (then the intake waits). */
 const MAX_PARKED = 64;
@@ -49,6 +59,10 @@ export function compute<I, O>(options: ComputeOptions<I, O>): TransformStream<I,
   const inFlight = new Set<Promise<void>>();
   let pending: I[] = [];
   let pendingWeight = 0;
+  // With `group`: the pending items from `openFrom` on are the group still arriving (the next
+  // item may belong to it), so a batch sent before the group ends leaves them pending.
+  let openFrom = 0;
+  let lastKey: string | undefined;
   // Ordered output: batches finish out of order, so results wait here for their predecessors.
   const parked = new Map<number, O[]>();
   let nextBatch = 0;
@@ -72,11 +86,26 @@ export function compute<I, O>(options: ComputeOptions<I, O>): TransformStream<I,
     if (failure) throw failure.error;
   };
 
-  const dispatch = (controller: TransformStreamDefaultController<O>) => {
-    if (pending.length === 0 || failure || cancelled) return;
-    const items = pending;
-    pending = [];
+  // A group left open with nothing in flight is sent after a timer turn unless its next item
+  // comes first: the intake may be waiting on this stage (a byte budget released only as
+  // items finish), and then the next item never comes. Grouping is best effort; progress is not.
+  let valve: ReturnType<typeof setTimeout> | undefined;
+  const openGroupValve = (controller: TransformStreamDefaultController<O>) => {
+    if (valve !== undefined || inFlight.size > 0 || pending.length === 0) return;
+    valve = setTimeout(() => {
+      valve = undefined;
+      if (inFlight.size === 0) dispatch(controller);
+    }, 0);
+  };
+
+  const dispatch = (controller: TransformStreamDefaultController<O>, closedOnly = false) => {
+    const cut = closedOnly && options.group ? openFrom : pending.length;
+    if (cut === 0 || failure || cancelled) return;
+    const items = cut === pending.length ? pending : pending.slice(0, cut);
+    pending = cut === pending.length ? [] : pending.slice(cut);
     pendingWeight = 0;
+    for (const item of pending) pendingWeight += weightOf(item);
+    openFrom = 0;
     const seq = nextBatch++;
     const task: Promise<void> = runBatch(items, pool).then(
       (results) => {
@@ -101,8 +130,10 @@ export function compute<I, O>(options: ComputeOptions<I, O>): TransformStream<I,
     void task.finally(() => {
       inFlight.delete(task);
       options.onInFlight?.(inFlight.size);
-      // Keep the workers fed: whatever gathered while this batch ran goes now.
-      if (inFlight.size < pool.capacity) dispatch(controller);
+      // Keep the workers fed: whatever gathered while this batch ran goes now (but not a group
+      // whose next items may still come).
+      if (inFlight.size < pool.capacity) dispatch(controller, true);
+      openGroupValve(controller);
     });
   };
 
@@ -127,9 +158,24 @@ export function compute<I, O>(options: ComputeOptions<I, O>): TransformStream<I,
         throwIfFailed();
         return;
       }
-      pending.push(item);
-      pendingWeight += weight;
-      if (pendingWeight >= target || inFlight.size === 0) dispatch(controller);
+      const key = options.group?.(item);
+      if (key === undefined) {
+        openFrom = pending.length + 1;
+        pending.push(item);
+        pendingWeight += weight;
+        if (pendingWeight >= target || inFlight.size === 0) dispatch(controller);
+      } else {
+        if (pending.length === 0 || key !== lastKey) {
+          // A new group begins: what is pending before it is complete.
+          openFrom = pending.length;
+          if (pending.length && (pendingWeight >= target || inFlight.size === 0)) dispatch(controller, true);
+        }
+        pending.push(item);
+        pendingWeight += weight;
+        if (pendingWeight >= MAX_GROUP_BATCHES * target) dispatch(controller);
+        openGroupValve(controller);
+      }
+      lastKey = key;
       while (inFlight.size >= pool.capacity && !failure) await Promise.race(inFlight);
       throwIfFailed();
     },

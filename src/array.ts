@@ -20,6 +20,7 @@ import { dimCount, dimOffset, distinctSizes, isRegularGrid, type ChunkGrid } fro
 import {
   compact,
   decodeInto,
+  pageSharingKey,
   decodeRegion,
   extractPiece,
   BufferRecycler,
@@ -532,6 +533,8 @@ export class ZarrArray {
             return done instanceof Promise ? done.then(() => finished(item)) : finished(item);
           },
           weight: (item) => ("direct" in item ? chunkBytes * (item.direct.inner?.length ?? 1) : item.bytes === undefined ? 0 : chunkBytes),
+          // A fresh shared output: neighbours that share its pages go to one worker.
+          group: shared && !given ? (item) => pageSharingKey(item.outRegion, fullShape, this.itemsize) : undefined,
           batch: async (fetched, workerPool) => {
             if (handle) return this.readPlanned(fetched as PlannedChunk[], workerPool, handle, outBytes, fullShape, options);
             const items = tighten(fetched as FetchedChunk[], "bytes");
