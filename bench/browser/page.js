@@ -1,12 +1,74 @@
-// Workload 11 in the page: one whole read of the array, by zarrflow (HttpStore on fetch, a Web
+// Workload 14 in the page: one whole read of the array, by zarrflow (HttpStore on fetch, a Web
 // Worker pool) or by zarrita.js (FetchStore, codecs on the main thread), with every main-thread
-// task over 50 ms recorded by a PerformanceObserver ("longtask").
+// task over 50 ms recorded by a PerformanceObserver ("longtask"). Two more rows bound them:
+// "fetch-only" fetches every stored chunk and decodes nothing (the browser's own network
+// cost), "zarrflow-memory" decodes chunks already in memory (the compute side alone).
 import * as zarrflow from "/zarrflow/index.js";
-import { HttpStore } from "/zarrflow/stores.js";
+import { HttpStore, MemoryStore } from "/zarrflow/stores.js";
 import * as zarrita from "/zarrita/zarrita.js";
+
+/** The keys of every chunk of a v3 array with the default chunk key encoding. */
+async function chunkKeys(url, path) {
+  const meta = await (await fetch(new URL(`${path}/zarr.json`, url), { cache: "no-store" })).json();
+  const chunk = meta.chunk_grid.configuration.chunk_shape;
+  const separator = meta.chunk_key_encoding?.configuration?.separator ?? "/";
+  const counts = meta.shape.map((n, d) => Math.ceil(n / chunk[d]));
+  const keys = [];
+  const coords = counts.map(() => 0);
+  for (let i = 0; i < counts.reduce((a, b) => a * b, 1); i++) {
+    keys.push(`${path}/${["c", ...coords].join(separator)}`);
+    for (let d = coords.length - 1; d >= 0; d--) {
+      if (++coords[d] < counts[d]) break;
+      coords[d] = 0;
+    }
+  }
+  return { keys, shape: meta.shape };
+}
+
+/** What each row does: `prepare` runs untimed, `read` is timed and returns { data, shape }. */
+const IMPLS = {
+  async zarrflow(url, path) {
+    const array = await zarrflow.openArray(new HttpStore(url, { readOnly: true }), { path });
+    return { read: () => array.read(undefined, { workers: navigator.hardwareConcurrency, concurrency: 16 }) };
+  },
+  async zarrita(url, path) {
+    const array = await zarrita.open(zarrita.root(new zarrita.FetchStore(url)).resolve(path), { kind: "array" });
+    return { read: () => zarrita.get(array, null) };
+  },
+  async "fetch-only"(url, path) {
+    const { keys, shape } = await chunkKeys(url, path);
+    return {
+      async read() {
+        let next = 0;
+        let stored = 0;
+        await Promise.all(
+          Array.from({ length: 16 }, async () => {
+            while (next < keys.length) {
+              const response = await fetch(new URL(keys[next++], url), { cache: "no-store" });
+              const n = (await response.arrayBuffer()).byteLength;
+              stored += n;
+            }
+          }),
+        );
+        return { data: null, stored, shape };
+      },
+    };
+  },
+  async "zarrflow-memory"(url, path) {
+    const { keys } = await chunkKeys(url, path);
+    const store = new MemoryStore();
+    const put = async (key) => store.set(key, new Uint8Array(await (await fetch(new URL(key, url), { cache: "no-store" })).arrayBuffer()));
+    await put(`${path}/zarr.json`);
+    for (const key of keys) await put(key);
+    const array = await zarrflow.openArray(store, { path });
+    return { read: () => array.read(undefined, { workers: navigator.hardwareConcurrency }) };
+  },
+};
 
 /** Reads the whole array once; returns the time, the longest main-thread task and sampled values. */
 export async function readOnce({ impl, base, path, samples }) {
+  const url = new URL(base, location.href).href;
+  const { read } = await IMPLS[impl](url, path);
   const tasks = [];
   const observer = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) tasks.push(entry.duration);
@@ -20,36 +82,24 @@ export async function readOnce({ impl, base, path, samples }) {
     worstGap = Math.max(worstGap, now - last);
     last = now;
   }, 10);
-  const url = new URL(base, location.href).href;
-  let data;
-  let shape;
   const started = performance.now();
-  if (impl === "zarrflow") {
-    const array = await zarrflow.openArray(new HttpStore(url, { readOnly: true }), { path });
-    const result = await array.read(undefined, { workers: navigator.hardwareConcurrency, concurrency: 16 });
-    data = result.data;
-    shape = result.shape;
-  } else {
-    const array = await zarrita.open(zarrita.root(new zarrita.FetchStore(url)).resolve(path), { kind: "array" });
-    const result = await zarrita.get(array, null);
-    data = result.data;
-    shape = result.shape;
-  }
+  const result = await read();
   const ms = performance.now() - started;
   // Long tasks are delivered after they end: give the observer a turn before reading them.
   await new Promise((resolve) => setTimeout(resolve, 100));
   observer.disconnect();
   clearInterval(beat);
-  const picked = samples.map((i) => data[i]);
+  const { data, shape } = result;
   return {
     ms,
-    bytes: data.byteLength,
+    bytes: data ? data.byteLength : shape.reduce((a, b) => a * b, 1) * 2,
+    storedBytes: result.stored ?? null,
     shape,
-    shared: Object.prototype.toString.call(data.buffer) === "[object SharedArrayBuffer]",
+    shared: data ? Object.prototype.toString.call(data.buffer) === "[object SharedArrayBuffer]" : false,
     longTasks: tasks.length,
     longestTaskMs: tasks.length ? Math.max(...tasks) : 0,
     worstTimerGapMs: worstGap,
-    samples: picked,
+    samples: data ? samples.map((i) => data[i]) : null,
     isolated: crossOriginIsolated,
     workers: navigator.hardwareConcurrency,
   };

@@ -1,10 +1,13 @@
 /**
- * Workload 11 (issue 14): the same 256 MiB zstd-1 array (workload 1's, 1 MiB chunks) served over
+ * Workload 14 (issue 14): the same 256 MiB zstd-1 array (workload 1's, 1 MiB chunks) served over
  * HTTP and read in Chromium, in one cross-origin isolated page, by zarrflow (HttpStore on fetch,
  * a Web Worker pool decoding into a SharedArrayBuffer) and by zarrita.js (FetchStore, WASM zstd
  * on the main thread), alternating run by run. Besides MiB/s, each row has the longest
  * main-thread task during the read (PerformanceObserver "longtask": 0 when no task reached
  * 50 ms) and the worst gap between 10 ms timer ticks: how unresponsive the page became.
+ * Two more rows bound what any library can reach in this page: the page fetching every stored
+ * chunk with nothing decoded ("fetch only", MiB/s of the array it would decode to), and
+ * zarrflow decoding chunks already in memory ("decode only").
  */
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,7 +30,8 @@ interface PageRun {
   longTasks: number;
   longestTaskMs: number;
   worstTimerGapMs: number;
-  samples: number[];
+  samples: number[] | null;
+  storedBytes: number | null;
   isolated: boolean;
   workers: number;
 }
@@ -51,7 +55,13 @@ export async function browserRead(job: Job, s: Sizes): Promise<Result[]> {
   const shape = s.full.shape;
   const bytes = nbytes(shape);
   const label = `read ${Math.round(bytes / MiB)} MiB [${shape}] chunks [${s.full.chunks}] zstd-1 over HTTP in Chromium`;
-  const impls = { zarrflow: "zarrflow (Web Worker pool, SharedArrayBuffer)", zarrita: "zarrita.js (FetchStore)" } as const;
+  const impls = {
+    zarrflow: "zarrflow (Web Worker pool, SharedArrayBuffer)",
+    zarrita: "zarrita.js (FetchStore)",
+    "fetch-only": "bound: the page's fetch of every chunk, nothing decoded",
+    "zarrflow-memory": "bound: zarrflow decoding chunks already in memory (Web Worker pool)",
+  } as const;
+  type Impl = keyof typeof impls;
   if (!existsSync(CHROMIUM)) return Object.values(impls).map((impl) => notAvailable("14", label, impl, `no Chromium at ${CHROMIUM}`));
 
   const scratch = mkdtempSync(join(tmpdir(), "zarrflow-bench-browser-"));
@@ -67,14 +77,15 @@ export async function browserRead(job: Job, s: Sizes): Promise<Result[]> {
     // Elements checked against the generator: spread over the whole array.
     const count = shape.reduce((n, x) => n * x, 1);
     const samples = Array.from({ length: 256 }, (_, i) => Math.floor(((i * 2654435761) % 2 ** 32) / 2 ** 32 * count));
-    const runs: Record<keyof typeof impls, PageRun[]> = { zarrflow: [], zarrita: [] };
+    const names = Object.keys(impls) as Impl[];
+    const runs = Object.fromEntries(names.map((name) => [name, [] as PageRun[]])) as Record<Impl, PageRun[]>;
     for (let run = 0; run <= job.runs; run++) {
-      // Alternating, so that a change in the machine's load hits both alike.
-      const order: (keyof typeof impls)[] = run % 2 === 0 ? ["zarrflow", "zarrita"] : ["zarrita", "zarrflow"];
+      // Alternating, so that a change in the machine's load hits every row alike.
+      const order = run % 2 === 0 ? names : [...names].reverse();
       for (const impl of order) {
         const got = await callInPage<PageRun>(page, "/bench/page.js", "readOnce", { impl, base: "/data/", path: "zstd-1", samples });
         if (got.bytes !== bytes) throw new Error(`${impl}: read ${got.bytes} bytes, expected ${bytes}`);
-        got.samples.forEach((v, i) => {
+        got.samples?.forEach((v, i) => {
           let rest = samples[i];
           const coords = shape.map(() => 0);
           for (let d = shape.length - 1; d >= 0; d--) {
@@ -91,7 +102,7 @@ export async function browserRead(job: Job, s: Sizes): Promise<Result[]> {
     // 404s are the metadata probes (v3 zarr.json first, then v2 .zarray); anything else is a fault.
     const faults = errors.filter((e) => !/status of 404/.test(e));
     if (faults.length) throw new Error(`page errors: ${faults.join("; ")}`);
-    const rows = (Object.keys(impls) as (keyof typeof impls)[]).map((impl): Result => {
+    const rows = names.map((impl): Result => {
       const list = runs[impl];
       const ms = median(list.map((r) => r.ms));
       return {
@@ -105,13 +116,16 @@ export async function browserRead(job: Job, s: Sizes): Promise<Result[]> {
         extra: {
           longestTaskMs: Math.round(Math.max(...list.map((r) => r.longestTaskMs))),
           longTasksPerRead: Math.round(median(list.map((r) => r.longTasks))),
+          longestTaskPerRunMs: list.map((r) => Math.round(r.longestTaskMs)).join("/"),
           worstTimerGapMs: Math.round(Math.max(...list.map((r) => r.worstTimerGapMs))),
-          workers: impl === "zarrflow" ? list[0].workers : 0,
+          workers: impl.startsWith("zarrflow") ? list[0].workers : 0,
+          ...(list[0].storedBytes ? { storedMiBps: Math.round(list[0].storedBytes / MiB / (ms / 1000)) } : {}),
           sharedArrayBuffer: String(list[0].shared),
         },
       };
     });
-    rows[0].ratios = { zarrita: rows[0].mibps! / rows[1].mibps! };
+    const zarritaMiBps = rows[1].mibps!;
+    for (const row of [rows[0], rows[2], rows[3]]) row.ratios = { zarrita: row.mibps! / zarritaMiBps };
     return rows;
   } finally {
     await rig.close();
