@@ -587,11 +587,20 @@ async function rejectAnswer(response: HttpResponse, fail: Fail, message: string,
  * Reads a body into one standalone buffer. `expected` (when known) is the exact size: more is a
  * protocol error, less a truncated answer worth retrying. `max` bounds bodies of unknown size.
  */
+/** True when `bytes` spans the whole of a plain ArrayBuffer (nothing else can be using it). */
+function ownsBuffer(bytes: Uint8Array): boolean {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer && !("readUInt8" in bytes);
+}
+
 export async function readBody(response: HttpResponse, expected: number | undefined, max: number, fail: Fail): Promise<Uint8Array> {
   const limit = expected ?? max;
   const chunks: Uint8Array[] = [];
   let received = 0;
-  const out = expected !== undefined ? new Uint8Array(expected) : undefined;
+  // A body that arrives as one chunk owning its whole buffer (browsers' fetch hands out such
+  // chunks) is kept as it is: no second buffer, whose fresh pages would cost more than the
+  // copy. Chunks that are views into a shared buffer (Node's undici) are always copied.
+  let whole: Uint8Array | undefined;
+  let out: Uint8Array | undefined;
   for await (const chunk of response.body) {
     if (received + chunk.length > limit) {
       // Leaving the loop destroys the body (and its connection) instead of reading on.
@@ -601,19 +610,21 @@ export async function readBody(response: HttpResponse, expected: number | undefi
         { final: true },
       );
     }
-    if (out) out.set(chunk, received);
-    else chunks.push(chunk);
+    if (expected !== undefined) {
+      if (received === 0 && chunk.length === expected && ownsBuffer(chunk)) whole = chunk;
+      else (out ??= new Uint8Array(expected)).set(chunk, received);
+    } else chunks.push(chunk);
     received += chunk.length;
   }
-  if (out) {
+  if (expected !== undefined) {
     if (received !== expected) throw new Retryable(`the body ended after ${received} of ${expected} bytes`, response.status, undefined);
-    return out;
+    return whole ?? out ?? new Uint8Array(0);
   }
-  const whole = new Uint8Array(received);
+  const joined = new Uint8Array(received);
   let offset = 0;
   for (const chunk of chunks) {
-    whole.set(chunk, offset);
+    joined.set(chunk, offset);
     offset += chunk.length;
   }
-  return whole;
+  return joined;
 }
