@@ -758,7 +758,7 @@ registerCodec("sharding_indexed", (configuration, input, context) => {
 
 /** This thread's assembly buffer while no assembler holds it (kept up to this size). */
 let spareAssembly: Uint8Array | undefined;
-const SPARE_ASSEMBLY_LIMIT = 256 << 20;
+const SPARE_ASSEMBLY_LIMIT = 64 << 20;
 
 /**
  * One shard laid out as its inner chunks come: each is appended to one growing buffer and
