@@ -31,9 +31,12 @@ export interface ComputeOptions<I, O> {
    * Consecutive items with the same (defined) key go to the same batch, whatever its weight
    * (up to 16 × `batchWeight`): a read uses it for chunks whose places in the output share
    * memory pages, so that two workers do not first-touch the same fresh pages at once (each
-   * would take the page fault).
+   * would take the page fault), and for the inner chunks of one shard, so the shard's buffer
+   * can be handed to the worker whole instead of copied apart.
    */
   group?: (item: I) => string | undefined;
+  /** A group is cut into batches past this much weight (default 16 × `batchWeight`). */
+  maxGroupWeight?: number;
 }
 
 /** A group of items is cut into batches once it reaches this many times `batchWeight`. */
@@ -56,6 +59,7 @@ export function compute<I, O>(options: ComputeOptions<I, O>): TransformStream<I,
 
   const weightOf = options.weight ?? (() => 1);
   const target = options.batchWeight ?? 1 << 20;
+  const maxGroup = options.maxGroupWeight ?? MAX_GROUP_BATCHES * target;
   const inFlight = new Set<Promise<void>>();
   let pending: I[] = [];
   let pendingWeight = 0;
@@ -172,7 +176,7 @@ export function compute<I, O>(options: ComputeOptions<I, O>): TransformStream<I,
         }
         pending.push(item);
         pendingWeight += weight;
-        if (pendingWeight >= MAX_GROUP_BATCHES * target) dispatch(controller);
+        if (pendingWeight >= maxGroup) dispatch(controller);
         openGroupValve(controller);
       }
       lastKey = key;

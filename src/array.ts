@@ -114,7 +114,7 @@ export interface ArrayOpenOptions {
 }
 
 /** A fetched chunk on its way to compute; `stored` is its stored size (kept after the bytes move to a worker). */
-type FetchedChunk = DecodeItem & { projection: ChunkProjection; stored: number };
+type FetchedChunk = DecodeItem & { projection: ChunkProjection; stored: number; /** The shard key, for an inner chunk. */ shard?: string };
 
 /** Codec chains kept per chunk shape of a rectilinear grid (beyond this many, the cache starts over). */
 const SHAPED_CHAINS = 64;
@@ -468,7 +468,7 @@ export class ZarrArray {
     } catch (error) {
       throw this.withPath(error, request.key);
     }
-    return inner.map((p, n) => {
+    const items = inner.map((p, n): FetchedChunk => {
       const bytes = fetched.pieces.get(needed[n]);
       // Shard edges are whole multiples of the inner chunk: the inner grid is regular across shards.
       const globalCoords = p.chunkCoords.map((c, d) => origin[d] / codec.innerChunkShape[d] + c);
@@ -480,8 +480,11 @@ export class ZarrArray {
         chunkRegion: p.chunkRegion,
         outRegion: p.outRegion,
         projection: { ...p, chunkCoords: globalCoords },
+        shard: request.key,
       };
     });
+    countViews(items.map((item) => item.bytes), fetched.owned ?? []);
+    return items;
   }
 
   /**
@@ -533,8 +536,10 @@ export class ZarrArray {
             return done instanceof Promise ? done.then(() => finished(item)) : finished(item);
           },
           weight: (item) => ("direct" in item ? chunkBytes * (item.direct.inner?.length ?? 1) : item.bytes === undefined ? 0 : chunkBytes),
-          // A fresh shared output: neighbours that share its pages go to one worker.
-          group: shared && !given ? (item) => pageSharingKey(item.outRegion, fullShape, this.itemsize) : undefined,
+          // The inner chunks of a shard go to one worker together (the shard's buffer travels
+          // whole); into a fresh shared output, neighbours that share its pages do too.
+          group: (item) => ("shard" in item && item.shard !== undefined ? item.shard : shared && !given ? pageSharingKey(item.outRegion, fullShape, this.itemsize) : undefined),
+          ...(this.partialShardIO ? { maxGroupWeight: Math.max(16 << 20, this.chunkBytes() * product(this.sharding?.chunksPerShard ?? [1])) } : {}),
           batch: async (fetched, workerPool) => {
             if (handle) return this.readPlanned(fetched as PlannedChunk[], workerPool, handle, outBytes, fullShape, options);
             const items = tighten(fetched as FetchedChunk[], "bytes");
@@ -953,11 +958,34 @@ export class ZarrArray {
  */
 function transferable(views: (Uint8Array | undefined)[]): ArrayBuffer[] {
   const out = new Set<ArrayBuffer>();
+  const whole = wholeBuffers(views);
   for (const view of views) {
     if (!view || !(view.buffer instanceof ArrayBuffer)) continue;
-    if (view.byteOffset === 0 && view.byteLength === view.buffer.byteLength) out.add(view.buffer);
+    if ((view.byteOffset === 0 && view.byteLength === view.buffer.byteLength) || whole.has(view.buffer)) out.add(view.buffer);
   }
   return [...out];
+}
+
+/**
+ * How many views fetchShardChunks made of each buffer it read (a shard, or a coalesced range
+ * of one): when a batch holds every one of them, the buffer can travel to the worker as it is,
+ * the views with it, instead of each view being copied out (tighten).
+ */
+const viewsMade = new WeakMap<ArrayBufferLike, number>();
+
+function countViews(views: (Uint8Array | undefined)[], owned: readonly ArrayBufferLike[]): void {
+  const counts = new Map<ArrayBufferLike, number>();
+  for (const view of views) if (view && owned.includes(view.buffer)) counts.set(view.buffer, (counts.get(view.buffer) ?? 0) + 1);
+  for (const [buffer, n] of counts) viewsMade.set(buffer, n);
+}
+
+/** Buffers that every view made of them is among `views` (so nothing else can use them). */
+function wholeBuffers(views: (Uint8Array | undefined)[]): Set<ArrayBufferLike> {
+  const seen = new Map<ArrayBufferLike, number>();
+  for (const view of views) if (view) seen.set(view.buffer, (seen.get(view.buffer) ?? 0) + 1);
+  const out = new Set<ArrayBufferLike>();
+  for (const [buffer, n] of seen) if (viewsMade.get(buffer) === n) out.add(buffer);
+  return out;
 }
 
 /** Replaces views into shared buffers by tight copies (see transferable). */
@@ -969,9 +997,10 @@ function tighten(items: Record<string, unknown>[], field: string): Record<string
     const view = item[field] as Uint8Array | undefined;
     if (view) seen.set(view.buffer, (seen.get(view.buffer) ?? 0) + 1);
   }
+  const whole = wholeBuffers(items.map((item) => item[field] as Uint8Array | undefined));
   return items.map((item) => {
     const view = item[field] as Uint8Array | undefined;
-    if (!view || (view.byteOffset === 0 && view.byteLength === view.buffer.byteLength && seen.get(view.buffer) === 1)) return item;
+    if (!view || whole.has(view.buffer) || (view.byteOffset === 0 && view.byteLength === view.buffer.byteLength && seen.get(view.buffer) === 1)) return item;
     return { ...item, [field]: view.slice() };
   });
 }

@@ -25,6 +25,16 @@ export interface ShardFetch {
   pieces: Map<number, Uint8Array>;
   /** Requests made (for metrics). */
   requests: number;
+  /**
+   * The buffers the store answered with that span their whole memory (nothing else can use
+   * them; Store.get's results belong to the caller): the pieces' buffers that may be handed on.
+   */
+  owned?: ArrayBufferLike[];
+}
+
+/** The buffers of `answers` that are whole: a view of part of a buffer may share it with other data. */
+function ownedBuffers(answers: (Uint8Array | undefined)[]): ArrayBufferLike[] {
+  return answers.filter((b): b is Uint8Array => b !== undefined && b.byteOffset === 0 && b.byteLength === b.buffer.byteLength).map((b) => b.buffer);
 }
 
 interface Span {
@@ -93,7 +103,10 @@ async function fetchShardUnlocked(
 ): Promise<ShardFetch> {
   const context = { path: options.path, key };
   const call = { signal: options.signal };
-  if (wholeShard) return piecesOfShard(await store.get(key, undefined, call), codec, needed, context);
+  if (wholeShard) {
+    const shard = await store.get(key, undefined, call);
+    return { ...piecesOfShard(shard, codec, needed, context), owned: ownedBuffers([shard]) };
+  }
   const index = readIndexBytes(await store.get(key, indexRangeOf(codec), call), codec, context);
   if (index === undefined) return { absent: true, pieces: new Map(), requests: 1 };
   const spans = spansOf(index, needed, options);
@@ -104,7 +117,7 @@ async function fetchShardUnlocked(
   } else {
     buffers = await Promise.all(requested.map((range) => store.get(key, range, call)));
   }
-  return { absent: false, pieces: piecesOfSpans(spans, buffers, context), requests: 1 + requested.length };
+  return { absent: false, pieces: piecesOfSpans(spans, buffers, context), requests: 1 + requested.length, owned: ownedBuffers(buffers) };
 }
 
 /**

@@ -2,11 +2,14 @@
  * How compute() cuts a stream into pool batches: by weight, and with `group`, never between
  * items of one group (reads use it for chunks that share output pages; issue 12).
  */
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { compute } from "../operators/compute.js";
 import type { WorkerPool } from "../operators/pool.js";
 import { pageSharingKey } from "../src/chunk-ops.js";
 import type { Region } from "../src/selection.js";
+import { create } from "../src/index.js";
+import { closePools } from "../src/array.js";
+import { MemoryStore } from "../stores/index.js";
 
 interface Item {
   id: number;
@@ -98,4 +101,53 @@ describe("pageSharingKey", () => {
   it("a chunk that is the whole output has no neighbours", () => {
     expect(pageSharingKey(box([0, 0], [16, 16]), [16, 16], 4)).toBeUndefined();
   });
+});
+
+describe("a shard's buffer goes to the worker whole, only when nothing else can use it", () => {
+  const ZSTD = [{ name: "bytes", configuration: { endian: "little" } }, { name: "zstd", configuration: { level: 1, checksum: false } }];
+
+  /** A store whose get answers whole buffers it hands over, or views into a larger buffer it keeps. */
+  class Answering extends MemoryStore {
+    answers: Uint8Array[] = [];
+    constructor(readonly mode: "whole" | "view") {
+      super();
+    }
+    override async get(key: string, range?: Parameters<MemoryStore["get"]>[1]): Promise<Uint8Array | undefined> {
+      const bytes = await super.get(key, range);
+      if (!bytes || !key.includes("/c/")) return bytes;
+      if (this.mode === "whole") {
+        this.answers.push(bytes);
+        return bytes;
+      }
+      const big = new Uint8Array(bytes.byteLength + 16);
+      big.set(bytes, 8);
+      this.answers.push(big);
+      return big.subarray(8, 8 + bytes.byteLength);
+    }
+  }
+
+  async function readBack(mode: "whole" | "view") {
+    const store = new Answering(mode);
+    const a = await create(store, { path: "s", shape: [64, 64], chunks: [16, 16], shards: [32, 32], dtype: "uint16", fillValue: 0, codecs: ZSTD });
+    const values = new Uint16Array(64 * 64).map((_, i) => (i * 7) & 0xffff);
+    await a.write(null, values, { workers: 0 });
+    store.answers = [];
+    const back = await a.read(null, { workers: 2 });
+    expect(Buffer.from((back.data as Uint16Array).buffer).equals(Buffer.from(values.buffer))).toBe(true);
+    return store.answers;
+  }
+
+  it("whole shards answered by the store travel without a copy (their buffers are handed over)", async () => {
+    const answers = await readBack("whole");
+    expect(answers).toHaveLength(4);
+    expect(answers.every((bytes) => bytes.buffer.byteLength === 0)).toBe(true); // transferred
+  });
+
+  it("views into a buffer the store keeps are copied, never handed over", async () => {
+    const answers = await readBack("view");
+    expect(answers).toHaveLength(4);
+    expect(answers.every((bytes) => bytes.byteLength > 0)).toBe(true); // still the store's
+  });
+
+  afterAll(() => closePools());
 });

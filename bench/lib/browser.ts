@@ -7,7 +7,8 @@
  * 50 ms) and the worst gap between 10 ms timer ticks: how unresponsive the page became.
  * Two more rows bound what any library can reach in this page: the page fetching every stored
  * chunk with nothing decoded ("fetch only", MiB/s of the array it would decode to), and
- * zarrflow decoding chunks already in memory ("decode only").
+ * zarrflow decoding chunks already in memory ("decode only"). Then the same data sharded
+ * (workload 6's array: 256³ shards of 64³ chunks), read by both libraries.
  */
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,6 +20,7 @@ import { CHROMIUM, buildBrowserForTests, callInPage, launchChromium, openPage } 
 import { MiB, datasetRoot, nbytes, type Job, type Sizes } from "./config.js";
 import { valueAt } from "./data.js";
 import { median, notAvailable, type Result } from "./measure.js";
+import { prepareSharded, shardedDatasets } from "./sharded.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -62,70 +64,90 @@ export async function browserRead(job: Job, s: Sizes): Promise<Result[]> {
     "zarrflow-memory": "bound: zarrflow decoding chunks already in memory (Web Worker pool)",
   } as const;
   type Impl = keyof typeof impls;
-  if (!existsSync(CHROMIUM)) return Object.values(impls).map((impl) => notAvailable("14", label, impl, `no Chromium at ${CHROMIUM}`));
+  // The same data sharded (workload 6's array): one GET per shard for zarrflow, a ranged GET
+  // per inner chunk (and the indexes) for zarrita.
+  const sharded = shardedDatasets(s).sharded;
+  const shardedLabel = `read ${Math.round(nbytes(sharded.spec.shape) / MiB)} MiB [${sharded.spec.shape}] shards [${sharded.spec.shards}] of chunks [${sharded.spec.chunks}] zstd-1 over HTTP in Chromium`;
+  if (!existsSync(CHROMIUM)) {
+    return [
+      ...Object.values(impls).map((impl) => notAvailable("14", label, impl, `no Chromium at ${CHROMIUM}`)),
+      ...[impls.zarrflow, impls.zarrita].map((impl) => notAvailable("14", shardedLabel, impl, `no Chromium at ${CHROMIUM}`)),
+    ];
+  }
+  await prepareSharded(s, ["sharded"]);
 
   const scratch = mkdtempSync(join(tmpdir(), "zarrflow-bench-browser-"));
   const buildDir = await buildBrowserForTests();
   await bundleZarrita(join(scratch, "zarrita"));
   const server = await startStaticServer({
     isolated: true,
-    mounts: { "/data/": root, "/zarrflow/": buildDir, "/zarrita/": join(scratch, "zarrita"), "/bench/": join(here, "../browser") },
+    mounts: { "/data/": root, "/sharded/": sharded.root, "/zarrflow/": buildDir, "/zarrita/": join(scratch, "zarrita"), "/bench/": join(here, "../browser") },
   });
   const rig = await launchChromium();
   try {
     const { page, errors } = await openPage(rig, `${server.url}/bench/page.html`);
-    // Elements checked against the generator: spread over the whole array.
-    const count = shape.reduce((n, x) => n * x, 1);
-    const samples = Array.from({ length: 256 }, (_, i) => Math.floor(((i * 2654435761) % 2 ** 32) / 2 ** 32 * count));
-    const names = Object.keys(impls) as Impl[];
-    const runs = Object.fromEntries(names.map((name) => [name, [] as PageRun[]])) as Record<Impl, PageRun[]>;
-    for (let run = 0; run <= job.runs; run++) {
-      // Alternating, so that a change in the machine's load hits every row alike.
-      const order = run % 2 === 0 ? names : [...names].reverse();
-      for (const impl of order) {
-        const got = await callInPage<PageRun>(page, "/bench/page.js", "readOnce", { impl, base: "/data/", path: "zstd-1", samples });
-        if (got.bytes !== bytes) throw new Error(`${impl}: read ${got.bytes} bytes, expected ${bytes}`);
-        got.samples?.forEach((v, i) => {
-          let rest = samples[i];
-          const coords = shape.map(() => 0);
-          for (let d = shape.length - 1; d >= 0; d--) {
-            coords[d] = rest % shape[d];
-            rest = Math.floor(rest / shape[d]);
-          }
-          const want = valueAt(shape, coords);
-          if (v !== want) throw new Error(`${impl}: element ${samples[i]} is ${v}, expected ${want}`);
-        });
-        process.stderr.write(`    ${run === 0 ? "warm-up" : `run ${run}`} ${impl}: ${(bytes / MiB / (got.ms / 1000)).toFixed(0)} MiB/s, longest task ${got.longestTaskMs.toFixed(0)} ms, worst timer gap ${got.worstTimerGapMs.toFixed(0)} ms\n`);
-        if (run > 0) runs[impl].push(got);
+    /** Rows for `names` reading the array at `base` + `path`, alternating run by run; ratios against zarrita. */
+    const measure = async (names: Impl[], base: string, path: string, arrayShape: number[], rowLabel: string): Promise<Result[]> => {
+      const arrayBytes = nbytes(arrayShape);
+      // Elements checked against the generator: spread over the whole array.
+      const count = arrayShape.reduce((n, x) => n * x, 1);
+      const samples = Array.from({ length: 256 }, (_, i) => Math.floor((((i * 2654435761) % 2 ** 32) / 2 ** 32) * count));
+      const runs = Object.fromEntries(names.map((name) => [name, [] as PageRun[]])) as Record<Impl, PageRun[]>;
+      for (let run = 0; run <= job.runs; run++) {
+        // Alternating, so that a change in the machine's load hits every row alike.
+        const order = run % 2 === 0 ? names : [...names].reverse();
+        for (const impl of order) {
+          const got = await callInPage<PageRun>(page, "/bench/page.js", "readOnce", { impl, base, path, samples });
+          if (got.bytes !== arrayBytes) throw new Error(`${impl}: read ${got.bytes} bytes, expected ${arrayBytes}`);
+          got.samples?.forEach((v, i) => {
+            let rest = samples[i];
+            const coords = arrayShape.map(() => 0);
+            for (let d = arrayShape.length - 1; d >= 0; d--) {
+              coords[d] = rest % arrayShape[d];
+              rest = Math.floor(rest / arrayShape[d]);
+            }
+            const want = valueAt(arrayShape, coords);
+            if (v !== want) throw new Error(`${impl}: element ${samples[i]} is ${v}, expected ${want}`);
+          });
+          process.stderr.write(`    ${base} ${run === 0 ? "warm-up" : `run ${run}`} ${impl}: ${(arrayBytes / MiB / (got.ms / 1000)).toFixed(0)} MiB/s, longest task ${got.longestTaskMs.toFixed(0)} ms, worst timer gap ${got.worstTimerGapMs.toFixed(0)} ms\n`);
+          if (run > 0) runs[impl].push(got);
+        }
       }
-    }
+      const rows = names.map((impl): Result => {
+        const list = runs[impl];
+        const ms = median(list.map((r) => r.ms));
+        return {
+          group: "14",
+          workload: rowLabel,
+          impl: impls[impl],
+          mibps: arrayBytes / MiB / (ms / 1000),
+          ms,
+          runsMs: list.map((r) => Math.round(r.ms * 10) / 10),
+          peakRssMiB: null,
+          extra: {
+            longestTaskMs: Math.round(Math.max(...list.map((r) => r.longestTaskMs))),
+            longTasksPerRead: Math.round(median(list.map((r) => r.longTasks))),
+            longestTaskPerRunMs: list.map((r) => Math.round(r.longestTaskMs)).join("/"),
+            worstTimerGapMs: Math.round(Math.max(...list.map((r) => r.worstTimerGapMs))),
+            workers: impl.startsWith("zarrflow") ? list[0].workers : 0,
+            ...(list[0].storedBytes ? { storedMiBps: Math.round(list[0].storedBytes / MiB / (ms / 1000)) } : {}),
+            sharedArrayBuffer: String(list[0].shared),
+          },
+        };
+      });
+      const zarritaMiBps = rows[names.indexOf("zarrita")].mibps!;
+      rows.forEach((row, i) => {
+        if (names[i] !== "zarrita") row.ratios = { zarrita: row.mibps! / zarritaMiBps };
+      });
+      return rows;
+    };
+    const rows = [
+      ...(await measure(Object.keys(impls) as Impl[], "/data/", "zstd-1", shape, label)),
+      ...(await measure(["zarrflow", "zarrita"], "/sharded/", sharded.spec.codec, sharded.spec.shape, shardedLabel)),
+    ];
     // 404s are the metadata probes (v3 zarr.json first, then v2 .zarray); anything else is a fault.
     const faults = errors.filter((e) => !/status of 404/.test(e));
     if (faults.length) throw new Error(`page errors: ${faults.join("; ")}`);
-    const rows = names.map((impl): Result => {
-      const list = runs[impl];
-      const ms = median(list.map((r) => r.ms));
-      return {
-        group: "14",
-        workload: label,
-        impl: impls[impl],
-        mibps: bytes / MiB / (ms / 1000),
-        ms,
-        runsMs: list.map((r) => Math.round(r.ms * 10) / 10),
-        peakRssMiB: null,
-        extra: {
-          longestTaskMs: Math.round(Math.max(...list.map((r) => r.longestTaskMs))),
-          longTasksPerRead: Math.round(median(list.map((r) => r.longTasks))),
-          longestTaskPerRunMs: list.map((r) => Math.round(r.longestTaskMs)).join("/"),
-          worstTimerGapMs: Math.round(Math.max(...list.map((r) => r.worstTimerGapMs))),
-          workers: impl.startsWith("zarrflow") ? list[0].workers : 0,
-          ...(list[0].storedBytes ? { storedMiBps: Math.round(list[0].storedBytes / MiB / (ms / 1000)) } : {}),
-          sharedArrayBuffer: String(list[0].shared),
-        },
-      };
-    });
-    const zarritaMiBps = rows[1].mibps!;
-    for (const row of [rows[0], rows[2], rows[3]]) row.ratios = { zarrita: row.mibps! / zarritaMiBps };
     return rows;
   } finally {
     await rig.close();
