@@ -11,7 +11,7 @@
  * Add `--cpu-prof --cpu-prof-dir=DIR` to node for per-function profiles of every thread
  * (summarised by bench/lib/profile-summary.ts).
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { create, openArray } from "../src/index.js";
@@ -22,26 +22,12 @@ import { CACHE_DIR, datasetRoot, nbytes } from "./lib/config.js";
 import { generate, prepareArray, verify } from "./lib/data.js";
 import { median } from "./lib/measure.js";
 import { peerSets } from "./lib/peers.js";
+import { threadTimes } from "./lib/threads.js";
 
 const [op = "read", layout = "unsharded", runsArg = "5", setArg = "10"] = process.argv.slice(2);
 const runs = Number(runsArg);
 const set = peerSets(false).find((s) => s.group === setArg)!;
 const sharded = layout === "sharded";
-const TICK_MS = 10;
-
-function threadTimes(): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const tid of readdirSync("/proc/self/task")) {
-    try {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      out.set(Number(tid), (Number(f[11]) + Number(f[12])) * TICK_MS);
-    } catch {
-      // the thread ended
-    }
-  }
-  return out;
-}
 
 const tids = () => new Set(readdirSync("/proc/self/task").map(Number));
 const initial = tids();

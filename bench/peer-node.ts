@@ -10,7 +10,7 @@
  *
  *   node --import tsx bench/peer-node.ts '{"impl":"zarrflow","op":"read","root":"…","path":"zstd-3","shape":[…]}'
  */
-import { readFileSync } from "node:fs";
+import { threadCpuMs } from "./lib/threads.js";
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { create, openArray, type ZarrArray } from "../src/index.js";
@@ -42,18 +42,9 @@ export interface PeerRun {
 }
 
 const job = JSON.parse(process.argv[2]) as PeerJob;
-const TICK_MS = 10;
 
 /** The main thread's CPU ms so far (Linux; undefined elsewhere). */
-function mainThreadCpuMs(): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
-  } catch {
-    return undefined;
-  }
-}
+const mainThreadCpuMs = (): number | undefined => threadCpuMs(process.pid);
 
 async function prepare(): Promise<(n: number) => Promise<void>> {
   const count = job.shape.reduce((a, b) => a * b, 1);

@@ -5,7 +5,8 @@
  * (structuredClone of its string[]: what a worker's postMessage does, serialise + deserialise)
  * against decoding it, which decides that string chunks decode on the calling thread.
  *
- *   npx tsx bench/strings.ts            (needs ../shared/oracles/zarr-python for the Python column)
+ *   npx tsx bench/strings.ts            (the Python column needs the zarr-python oracle: see
+ *                                        test/helpers/oracle.ts; without it, one line says why)
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -14,6 +15,7 @@ import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import { create, open, type ZarrArray } from "../src/index.js";
 import { FileSystemStore } from "../stores/index.js";
+import { findOracle, oracleProblem } from "../test/helpers/oracle.js";
 
 const N = 1_000_000;
 const CHUNK = 100_000;
@@ -54,14 +56,13 @@ try {
     }
   }
 
-  let py = "oracle unavailable";
-  try {
-    const oracle = path.resolve(import.meta.dirname, "../../shared/oracles/zarr-python");
-    const cmd = execFileSync("bash", [path.join(oracle, "setup.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim().split("\n").pop()!.split(" ");
+  // The oracle, found as the tests find it (test/helpers/oracle.ts), or one line saying why not.
+  const oracle = findOracle();
+  let py = `skipped: ${oracleProblem()}`;
+  if (oracle) {
     const script = `import time, zarr\na = zarr.open_array(${JSON.stringify(path.join(dir, "s"))}, mode="r")\nts = []\nfor r in range(${RUNS + 1}):\n    t = time.perf_counter(); x = a[:]; ts.append((time.perf_counter() - t) * 1000)\nassert x[-1] == ${JSON.stringify(values[N - 1])}\nprint(sorted(ts[1:])[${Math.floor(RUNS / 2)}])`;
-    py = `${Number(execFileSync(cmd[0], [...cmd.slice(1), "-c", script], { encoding: "utf8" })).toFixed(0)} ms`;
-  } catch (error) {
-    py = `oracle failed: ${(error as Error).message.split("\n")[0]}`;
+    const [python, ...args] = oracle.python;
+    py = `${Number(execFileSync(python, [...args, "-c", script], { encoding: "utf8" })).toFixed(0)} ms`;
   }
   console.log(`1,000,000 strings (${CHUNK}-string chunks, vlen-utf8 + zstd):`);
   console.log(`  zarrflow read():      ${median(zf).toFixed(0)} ms (runs ${zf.map((x) => x.toFixed(0)).join(", ")})`);

@@ -76,12 +76,12 @@ export async function buildBrowser({ outdir = path.join(root, "dist/browser"), w
   return result;
 }
 
-/** rxjs as one ES module, for pages without a bundler (the viewer maps "rxjs" to it). */
-export async function buildVendor({ outdir = path.join(root, "dist/browser/vendor") } = {}) {
+/** `contents` (an ES module source that re-exports packages) bundled into one ES module a page can import. */
+export async function bundleModule(contents, outfile) {
   await build({
     absWorkingDir: root,
-    stdin: { contents: 'export * from "rxjs";', resolveDir: root, loader: "js" },
-    outfile: path.join(outdir, "rxjs.js"),
+    stdin: { contents, resolveDir: root, loader: "js" },
+    outfile,
     bundle: true,
     format: "esm",
     platform: "browser",
@@ -89,6 +89,11 @@ export async function buildVendor({ outdir = path.join(root, "dist/browser/vendo
     minify: true,
     logLevel: "silent",
   });
+}
+
+/** rxjs as one ES module, for pages without a bundler (the viewer maps "rxjs" to it). */
+export async function buildVendor({ outdir = path.join(root, "dist/browser/vendor") } = {}) {
+  await bundleModule('export * from "rxjs";', path.join(outdir, "rxjs.js"));
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {

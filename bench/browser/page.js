@@ -22,8 +22,11 @@ async function chunkKeys(url, path) {
       coords[d] = 0;
     }
   }
-  return { keys, shape: meta.shape };
+  return { keys, shape: meta.shape, itemsize: ITEMSIZE[meta.data_type] };
 }
+
+/** Bytes per element of the data types the bench uses (the fetch-only row reports the array's size). */
+const ITEMSIZE = { uint8: 1, int8: 1, uint16: 2, int16: 2, uint32: 4, int32: 4, float32: 4, float64: 8 };
 
 /** What each row does: `prepare` runs untimed, `read` is timed and returns { data, shape }. */
 const IMPLS = {
@@ -36,7 +39,7 @@ const IMPLS = {
     return { read: () => zarrita.get(array, null) };
   },
   async "fetch-only"(url, path) {
-    const { keys, shape } = await chunkKeys(url, path);
+    const { keys, shape, itemsize } = await chunkKeys(url, path);
     return {
       async read() {
         let next = 0;
@@ -50,7 +53,7 @@ const IMPLS = {
             }
           }),
         );
-        return { data: null, stored, shape };
+        return { data: null, stored, shape, arrayBytes: shape.reduce((a, b) => a * b, 1) * itemsize };
       },
     };
   },
@@ -92,7 +95,7 @@ export async function readOnce({ impl, base, path, samples }) {
   const { data, shape } = result;
   return {
     ms,
-    bytes: data ? data.byteLength : shape.reduce((a, b) => a * b, 1) * 2,
+    bytes: data ? data.byteLength : result.arrayBytes,
     storedBytes: result.stored ?? null,
     shape,
     shared: data ? Object.prototype.toString.call(data.buffer) === "[object SharedArrayBuffer]" : false,

@@ -14,7 +14,6 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
 import { startStaticServer } from "../../src/cli/static-server.js";
 import { CHROMIUM, buildBrowserForTests, callInPage, launchChromium, openPage } from "../../test/helpers/browser.js";
 import { MiB, datasetRoot, nbytes, type Job, type Sizes } from "./config.js";
@@ -40,16 +39,9 @@ interface PageRun {
 
 /** zarrita.js and its fetch store as one ES module a page can import. */
 async function bundleZarrita(outdir: string): Promise<void> {
-  await build({
-    stdin: { contents: 'export * from "zarrita"; export { default as FetchStore } from "@zarrita/storage/fetch";', resolveDir: join(here, "../.."), loader: "js" },
-    outfile: join(outdir, "zarrita.js"),
-    bundle: true,
-    format: "esm",
-    platform: "browser",
-    target: "es2022",
-    minify: true,
-    logLevel: "silent",
-  });
+  // @ts-expect-error: a plain .mjs build script without types
+  const { bundleModule } = (await import("../../scripts/build-browser.mjs")) as { bundleModule: (contents: string, outfile: string) => Promise<void> };
+  await bundleModule('export * from "zarrita"; export { default as FetchStore } from "@zarrita/storage/fetch";', join(outdir, "zarrita.js"));
 }
 
 export async function browserRead(job: Job, s: Sizes): Promise<Result[]> {

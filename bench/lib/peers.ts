@@ -1,6 +1,6 @@
 /**
  * Workloads 10–12: zarrflow side by side with zarr-python 3 (its Batched and Fused codec
- * pipelines, through the oracle in ../shared/oracles/zarr-python) and zarrita, on the same
+ * pipelines, through the zarr-python oracle: test/helpers/oracle.ts) and zarrita, on the same
  * files: a full write and a full read, unsharded and sharded.
  *
  * Each implementation runs in its own long-lived child process (bench/peer-node.ts,
