@@ -958,7 +958,7 @@ export class ZarrArray {
  */
 function transferable(views: (Uint8Array | undefined)[]): ArrayBuffer[] {
   const out = new Set<ArrayBuffer>();
-  const whole = wholeBuffers(views);
+  const whole = wholeBuffers(viewsPerBuffer(views));
   for (const view of views) {
     if (!view || !(view.buffer instanceof ArrayBuffer)) continue;
     if ((view.byteOffset === 0 && view.byteLength === view.buffer.byteLength) || whole.has(view.buffer)) out.add(view.buffer);
@@ -974,15 +974,18 @@ function transferable(views: (Uint8Array | undefined)[]): ArrayBuffer[] {
 const viewsMade = new WeakMap<ArrayBufferLike, number>();
 
 function countViews(views: (Uint8Array | undefined)[], owned: readonly ArrayBufferLike[]): void {
-  const counts = new Map<ArrayBufferLike, number>();
-  for (const view of views) if (view && owned.includes(view.buffer)) counts.set(view.buffer, (counts.get(view.buffer) ?? 0) + 1);
-  for (const [buffer, n] of counts) viewsMade.set(buffer, n);
+  for (const [buffer, n] of viewsPerBuffer(views)) if (owned.includes(buffer)) viewsMade.set(buffer, n);
 }
 
-/** Buffers that every view made of them is among `views` (so nothing else can use them). */
-function wholeBuffers(views: (Uint8Array | undefined)[]): Set<ArrayBufferLike> {
+/** How many of `views` look into each buffer. */
+function viewsPerBuffer(views: (Uint8Array | undefined)[]): Map<ArrayBufferLike, number> {
   const seen = new Map<ArrayBufferLike, number>();
   for (const view of views) if (view) seen.set(view.buffer, (seen.get(view.buffer) ?? 0) + 1);
+  return seen;
+}
+
+/** Buffers that every view fetchShardChunks made of them is counted in `seen` (nothing else can use them). */
+function wholeBuffers(seen: Map<ArrayBufferLike, number>): Set<ArrayBufferLike> {
   const out = new Set<ArrayBufferLike>();
   for (const [buffer, n] of seen) if (viewsMade.get(buffer) === n) out.add(buffer);
   return out;
@@ -992,12 +995,8 @@ function wholeBuffers(views: (Uint8Array | undefined)[]): Set<ArrayBufferLike> {
 function tighten<T extends { bytes?: Uint8Array | undefined }>(items: T[], field: "bytes"): T[];
 function tighten<T extends { existing?: Uint8Array | undefined }>(items: T[], field: "existing"): T[];
 function tighten(items: Record<string, unknown>[], field: string): Record<string, unknown>[] {
-  const seen = new Map<ArrayBufferLike, number>();
-  for (const item of items) {
-    const view = item[field] as Uint8Array | undefined;
-    if (view) seen.set(view.buffer, (seen.get(view.buffer) ?? 0) + 1);
-  }
-  const whole = wholeBuffers(items.map((item) => item[field] as Uint8Array | undefined));
+  const seen = viewsPerBuffer(items.map((item) => item[field] as Uint8Array | undefined));
+  const whole = wholeBuffers(seen);
   return items.map((item) => {
     const view = item[field] as Uint8Array | undefined;
     if (!view || whole.has(view.buffer) || (view.byteOffset === 0 && view.byteLength === view.buffer.byteLength && seen.get(view.buffer) === 1)) return item;

@@ -518,27 +518,23 @@ export class ShardingCodec implements ArrayToBytesCodec {
     }
     let dataSize = 0;
     for (let i = 0; i < n; i++) dataSize += get(i)?.byteLength ?? 0;
-    const out = new Uint8Array(dataSize + this.indexSize);
-    const index = new ShardIndex(n);
-    let position = this.indexLocation === "start" ? this.indexSize : 0;
+    const assembler = this.assembler(dataSize);
     for (const i of this.mortonOrder) {
       const piece = get(i);
-      if (piece === undefined) continue;
-      out.set(piece, position);
-      index.set(i, position, piece.byteLength);
-      position += piece.byteLength;
+      if (piece !== undefined) assembler.add(i, piece);
     }
-    out.set(this.encodeIndex(index), this.indexLocation === "start" ? 0 : dataSize);
-    return out;
+    return assembler.finish(false);
   }
 
   /**
    * A layout built inner chunk by inner chunk, for callers that add them in Morton order: each
    * encoded inner chunk is copied once, straight to its place, into this thread's reused
-   * assembly buffer (see ShardAssembler).
+   * assembly buffer (see ShardAssembler). With `exactDataSize` (the inner chunks' total, known
+   * beforehand), a buffer of exactly the shard's size instead, which finish() returns as it is.
    */
-  assembler(): ShardAssembler {
-    return new ShardAssembler(this.innerChunkCount, this.indexSize, this.indexLocation, (index) => this.encodeIndex(index), product(this.shardShape) * this.itemsize);
+  assembler(exactDataSize?: number): ShardAssembler {
+    const hint = exactDataSize ?? product(this.shardShape) * this.itemsize;
+    return new ShardAssembler(this.innerChunkCount, this.indexSize, this.indexLocation, (index) => this.encodeIndex(index), hint, exactDataSize !== undefined);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -780,12 +776,19 @@ export class ShardAssembler {
     private readonly indexLocation: IndexLocation,
     private readonly encodeIndex: (index: ShardIndex) => Uint8Array,
     sizeHint: number,
+    /** `sizeHint` is the exact data size: a buffer of its own, of the shard's size, not the thread's. */
+    private readonly exact = false,
   ) {
     this.index = new ShardIndex(count);
-    const spare = spareAssembly;
-    spareAssembly = undefined;
     const want = sizeHint + indexSize;
-    this.buffer = spare && spare.byteLength >= Math.min(want, SPARE_ASSEMBLY_LIMIT) ? spare : new Uint8Array(want);
+    if (exact) {
+      this.buffer = new Uint8Array(want);
+      this.done = true; // nothing to give back
+    } else {
+      const spare = spareAssembly;
+      spareAssembly = undefined;
+      this.buffer = spare && spare.byteLength >= Math.min(want, SPARE_ASSEMBLY_LIMIT) ? spare : new Uint8Array(want);
+    }
     this.end = indexLocation === "start" ? indexSize : 0;
   }
 
@@ -817,7 +820,7 @@ export class ShardAssembler {
     const at = this.indexLocation === "start" ? 0 : this.end;
     this.buffer.set(indexBytes, at);
     const total = this.indexLocation === "start" ? this.end : this.end + this.indexSize;
-    const out = transient ? this.buffer.subarray(0, total) : this.buffer.slice(0, total);
+    const out = transient || (this.exact && total === this.buffer.byteLength) ? this.buffer.subarray(0, total) : this.buffer.slice(0, total);
     this.release();
     return out;
   }
