@@ -11,7 +11,7 @@
 import { ZarrflowError, deserializeError, type SerializedError } from "../src/errors.js";
 import { platform } from "../src/platform/current.js";
 import type { WorkerHandle } from "../src/platform/types.js";
-import type { TaskMessage, TaskReply } from "../src/worker.js";
+import type { CancelMessage, TaskMessage, TaskReply } from "../src/worker.js";
 
 interface Slot {
   /** The worker (started by the runtime's spawnWorker, src/platform/) and its task channel. */
@@ -119,9 +119,11 @@ export class WorkerPool {
 
   /**
    * Runs `method` on the least-loaded worker, waiting for a free slot if all are busy.
-   * `transfer` lists buffers moved (not copied) to the worker.
+   * `transfer` lists buffers moved (not copied) to the worker. When `signal` aborts, the worker
+   * is asked to cancel the task (tasks that wait on IO stop early); the slot stays taken until
+   * the worker answers.
    */
-  async run<T>(method: string, task: unknown, transfer: ArrayBuffer[] = []): Promise<T> {
+  async run<T>(method: string, task: unknown, transfer: ArrayBuffer[] = [], signal?: AbortSignal): Promise<T> {
     if (this.closed) throw new PoolClosedError("the worker pool is closed");
     const slots = await this.start();
     let slot = this.pick(slots);
@@ -133,15 +135,22 @@ export class WorkerPool {
     }
     if (slot.inFlight++ === 0) slot.handle.ref();
     const id = slot.nextId++;
+    const cancel = () => {
+      const message: CancelMessage = { cancel: id };
+      if (slot.alive) slot.handle.port.postMessage(message, []);
+    };
     try {
       if (!slot.alive) throw new WorkerExitedError("pool worker exited before the task was sent");
       const reply = new Promise<TaskReply["result"]>((resolve, reject) => slot.replies.set(id, { resolve, reject }));
       const message: TaskMessage = { id, method, task };
       slot.handle.port.postMessage(message, [...new Set(transfer)]);
+      if (signal?.aborted) cancel();
+      else signal?.addEventListener("abort", cancel, { once: true });
       const result = (await reply) as { ok: true; value: T } | { ok: false; error: SerializedError };
       if (!result.ok) throw deserializeError(result.error);
       return result.value;
     } finally {
+      signal?.removeEventListener("abort", cancel);
       slot.replies.delete(id);
       if (--slot.inFlight === 0) slot.handle.unref();
       this.waiters.shift()?.();

@@ -34,8 +34,11 @@ export interface PrefetchOptions<I, O> {
   onInFlight?: (inFlight: number) => void;
 }
 
+/** Requests in flight when the caller does not say (`concurrency`). */
+export const DEFAULT_CONCURRENCY = 8;
+
 export function prefetch<I, O>(options: PrefetchOptions<I, O>): TransformStream<I, O> {
-  const concurrency = Math.max(1, Math.floor(options.concurrency ?? 8));
+  const concurrency = Math.max(1, Math.floor(options.concurrency ?? DEFAULT_CONCURRENCY));
   const ordered = options.ordered ?? false;
   const abort = new AbortController();
   // Every fetch in flight listens on this signal (stores add an "abort" listener per request):

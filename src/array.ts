@@ -53,7 +53,7 @@ import { valueSource, type WriteValue } from "./value.js";
 import type { ChainRef, EncodeResult } from "./worker.js";
 import type { ReadBatch, ReadItem } from "./worker-read.js";
 import type { EncodeStoreBatch, EncodeStoreResult } from "./worker-write.js";
-import { prefetch } from "../operators/prefetch.js";
+import { DEFAULT_CONCURRENCY, prefetch } from "../operators/prefetch.js";
 import { compute } from "../operators/compute.js";
 import { commit, type CommitItem } from "../operators/commit.js";
 import { scatter } from "../operators/scatter.js";
@@ -526,6 +526,13 @@ export class ZarrArray {
     // (Regular grids only: a rectilinear grid's chunks decode with per-shape chains, planned here.)
     const handle = pool && shared && outBytes.buffer instanceof SharedArrayBuffer && isRegularGrid(this.grid) ? this.store.workerHandle?.() : undefined;
     const fetching: ReadableStream<Item> = handle ? this.planStream(sel) : this.fetchStream(sel, options, budget);
+    // Workers that fetch asynchronously (HTTP) keep `concurrency` requests in flight over the
+    // pool's tasks: each batch carries its share of chunks, fetched at once in the worker.
+    const perTask = handle?.async && pool ? Math.max(1, Math.ceil((options.concurrency ?? DEFAULT_CONCURRENCY) / pool.capacity)) : 1;
+    // Their tasks stop (requests cut) when the read fails or is aborted, not only at their end.
+    const tasks = new AbortController();
+    const stopTasks = () => tasks.abort(signal?.reason);
+    signal?.addEventListener("abort", stopTasks, { once: true });
     const reading = fetching
       .pipeThrough(
         compute<Item, Item>({
@@ -536,12 +543,13 @@ export class ZarrArray {
             return done instanceof Promise ? done.then(() => finished(item)) : finished(item);
           },
           weight: (item) => ("direct" in item ? chunkBytes * (item.direct.inner?.length ?? 1) : item.bytes === undefined ? 0 : chunkBytes),
+          ...(perTask > 1 ? { batchWeight: perTask * chunkBytes } : {}),
           // The inner chunks of a shard go to one worker together (the shard's buffer travels
           // whole); into a fresh shared output, neighbours that share its pages do too.
           group: (item) => ("shard" in item && item.shard !== undefined ? item.shard : shared && !given ? pageSharingKey(item.outRegion, fullShape, this.itemsize) : undefined),
           ...(this.partialShardIO ? { maxGroupWeight: Math.max(16 << 20, this.chunkBytes() * product(this.sharding?.chunksPerShard ?? [1])) } : {}),
           batch: async (fetched, workerPool) => {
-            if (handle) return this.readPlanned(fetched as PlannedChunk[], workerPool, handle, outBytes, fullShape, options);
+            if (handle) return this.readPlanned(fetched as PlannedChunk[], workerPool, handle, outBytes, fullShape, { ...options, concurrency: perTask, signal: tasks.signal });
             const items = tighten(fetched as FetchedChunk[], "bytes");
             if (!shared) {
               const parts = await workerPool.run<ArrayBuffer[]>(
@@ -580,9 +588,12 @@ export class ZarrArray {
     try {
       await reading;
     } catch (error) {
+      tasks.abort(error);
       // pipeTo rejects with the signal's reason (a DOMException): report our typed AbortError.
       if (signal?.aborted) throw asAbortError(signal.reason, this.context());
       throw error;
+    } finally {
+      signal?.removeEventListener("abort", stopTasks);
     }
     return { data: out, shape: selectionShape(sel), dtype: dataType };
   }
@@ -608,8 +619,9 @@ export class ZarrArray {
         store: handle,
         ...(this.partialShardIO ? { shard: { chain: this.chainRef(this.chain), path: this.path, coalesce: options.coalesce } } : {}),
         items: items.map((item) => item.direct),
+        ...(handle.async ? { concurrency: options.concurrency } : {}),
       };
-      const read = await pool.run<number[]>("readBatch", batch);
+      const read = await pool.run<number[]>("readBatch", batch, [], options.signal);
       return items.map((item, i) => ({ ...item, read: read[i] }));
     } catch (error) {
       throw this.withPath(error, (error as { key?: string }).key);
@@ -832,7 +844,9 @@ export class ZarrArray {
     // Workers store what they encode when the store can be opened in another thread: the
     // encoded bytes then never come back here. Their tasks still running when the write fails
     // are waited for before the locks go (nothing of this write may land after it ends).
-    const storeHandle = pool && isRegularGrid(this.grid) ? store.workerHandle?.() : undefined;
+    const offered = pool && isRegularGrid(this.grid) ? store.workerHandle?.() : undefined;
+    // (A store that answers only asynchronously stores from this thread: workers store synchronously.)
+    const storeHandle = offered?.async ? undefined : offered;
     const storing = new Set<Promise<unknown>>();
     // Set when the write has ended: a fetch still waiting for a lock then must not keep it.
     let ended = false;

@@ -93,7 +93,8 @@ export async function fetchShard(
   }
 }
 
-async function fetchShardUnlocked(
+/** fetchShard without taking the shard's lock: the caller holds it (a pool worker's read, whose main thread holds it). */
+export async function fetchShardUnlocked(
   store: Store,
   key: string,
   codec: ShardingCodec,

@@ -52,7 +52,8 @@ export interface Store {
   close?(): Promise<void>;
   /**
    * How another thread opens this same store for itself: then pool workers read chunks with
-   * `getSync` where they decode them, and the bytes never cross threads. Undefined (or no such
+   * `getSync` (or, for a handle marked `async`, by awaiting `get`) where they decode them, and
+   * the bytes never cross threads. Undefined (or no such
    * method) when the store cannot be reopened elsewhere, or its reads must go through this
    * instance (wrappers that count, delay or fault requests).
    */
@@ -64,13 +65,19 @@ export interface GetSyncOptions {
 }
 
 /**
- * A store by value: the module to import (a URL), the export to construct and its arguments
- * (structured-clonable). The constructed store must have `getSync`.
+ * A store by value: the module to import (a URL, or one of zarrflow's own stores by name:
+ * "zarrflow:http"), the export to construct and its arguments (structured-clonable). The
+ * constructed store must have `getSync`, unless the handle is `async`.
  */
 export interface StoreHandle {
   module: string;
   export: string;
   args: unknown[];
+  /**
+   * The store answers only asynchronously (network stores): a worker reads a batch's chunks
+   * with `get`, several at once, decoding each as it lands. Writes do not use such a handle.
+   */
+  async?: boolean;
 }
 
 /** A store that supports writes. */

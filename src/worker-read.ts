@@ -6,16 +6,20 @@
  * output. The phases are those of the pipeline, in one thread: fetch (getSync) → compute
  * (decodeInto) → the output is the commit.
  *
+ * A store that only answers asynchronously (an `async` handle: HTTP in a browser) is read with
+ * `get`, up to the batch's `concurrency` chunks (or shards) at once, each decoded as it lands:
+ * the page's main thread then never touches a response body.
+ *
  * Portable: the store module is imported by the URL its handle names (a Node-only store
- * brings its own Node imports).
+ * brings its own Node imports), or is one of zarrflow's own by name (BUILTIN_STORES).
  */
 import type { CodecChain } from "./codecs/chain.js";
 import type { ShardingCodec } from "./codecs/sharding.js";
 import { decodeInto, type OutputTarget } from "./chunk-ops.js";
 import { wordView, type Words } from "./copy.js";
-import { StoreError } from "./errors.js";
+import { StoreError, throwIfAborted } from "./errors.js";
 import type { Region } from "./selection.js";
-import { fetchShardSync, type CoalesceOptions } from "./shard-io.js";
+import { fetchShardSync, fetchShardUnlocked, type CoalesceOptions } from "./shard-io.js";
 import type { Store, StoreHandle } from "./store.js";
 
 /** A codec chain as the worker caches it (see worker.ts chainOf). */
@@ -29,6 +33,8 @@ export interface ReadBatch<R> {
   /** Items are shards: the array's own chain (its sharding codec) and how ranges coalesce. */
   shard?: { chain: R; coalesce?: CoalesceOptions; path: string };
   items: ReadItem[];
+  /** For an `async` store: chunks (or shards) of the batch fetched at once (default 4). */
+  concurrency?: number;
 }
 
 export interface ReadItem {
@@ -43,18 +49,28 @@ export interface ReadItem {
 }
 
 type SyncStore = Store & Required<Pick<Store, "getSync">>;
-const stores = new Map<string, Promise<SyncStore>>();
+const stores = new Map<string, Promise<Store>>();
+
+/**
+ * zarrflow's own stores a handle may name instead of a URL: a bundle (the browser build) moves
+ * a store's code into a chunk whose URL and export names are the bundler's, not the module's.
+ */
+const BUILTIN_STORES: Record<string, () => Promise<unknown>> = {
+  "zarrflow:http": () => import("../stores/http.js"),
+};
 
 /** This worker's own instance of the store a handle describes (opened once). */
-export function storeOf(handle: StoreHandle): Promise<SyncStore> {
+export function storeOf(handle: StoreHandle): Promise<Store> {
   const id = JSON.stringify(handle);
   let store = stores.get(id);
   if (!store) {
     store = (async () => {
-      const module = (await import(handle.module)) as Record<string, new (...args: unknown[]) => Store>;
+      const load = BUILTIN_STORES[handle.module];
+      const module = (await (load ? load() : import(handle.module))) as Record<string, new (...args: unknown[]) => Store>;
+      if (typeof module[handle.export] !== "function") throw new StoreError(`${handle.module} has no store class ${handle.export}`);
       const instance = new module[handle.export](...handle.args);
-      if (typeof instance.getSync !== "function") throw new StoreError(`${handle.export} from ${handle.module} has no getSync`);
-      return instance as SyncStore;
+      if (!handle.async && typeof instance.getSync !== "function") throw new StoreError(`${handle.export} from ${handle.module} has no getSync`);
+      return instance;
     })();
     stores.set(id, store);
     store.catch(() => stores.delete(id));
@@ -74,18 +90,28 @@ function ioScratch(size: number): Uint8Array {
 // decode (a WASM codec fallback), when the worker could otherwise start its next task.
 let running: Promise<unknown> = Promise.resolve();
 
-/** Fetches and decodes a batch into the shared output; answers each item's stored size. */
-export function readBatch<R>(batch: ReadBatch<R>, chainOf: ChainLookup<R>): Promise<number[]> {
+/**
+ * Fetches and decodes a batch into the shared output; answers each item's stored size.
+ * `signal` (the task's cancellation) stops an asynchronous store's requests.
+ */
+export function readBatch<R>(batch: ReadBatch<R>, chainOf: ChainLookup<R>, signal?: AbortSignal): Promise<number[]> {
+  // Asynchronous reads use no shared scratch: batches overlap (their requests are in flight together).
+  if (batch.store.async) return readBatchAsync(batch, chainOf, signal);
   const result = running.then(() => readBatchNow(batch, chainOf));
   running = result.catch(() => undefined);
   return result;
 }
 
+/** The shared output of a batch, as decodeInto writes it. */
+function outputOf(out: ReadBatch<unknown>["out"]): OutputTarget {
+  const view = wordView(new Uint8Array(out.buffer, out.byteOffset, out.byteLength), out.itemsize);
+  return { words: view.words, shape: out.shape, k: view.k };
+}
+
 async function readBatchNow<R>(batch: ReadBatch<R>, chainOf: ChainLookup<R>): Promise<number[]> {
-  const store = await storeOf(batch.store);
+  const store = (await storeOf(batch.store)) as SyncStore;
   const { chain, fill } = chainOf(batch.chain);
-  const view = wordView(new Uint8Array(batch.out.buffer, batch.out.byteOffset, batch.out.byteLength), batch.out.itemsize);
-  const out: OutputTarget = { words: view.words, shape: batch.out.shape, k: view.k };
+  const out = outputOf(batch.out);
   const sharding = batch.shard ? (chainOf(batch.shard.chain).chain.arrayToBytes as ShardingCodec) : undefined;
   const stored: number[] = [];
   for (const item of batch.items) {
@@ -114,4 +140,66 @@ async function readBatchNow<R>(batch: ReadBatch<R>, chainOf: ChainLookup<R>): Pr
     stored.push(size);
   }
   return stored;
+}
+
+/**
+ * A batch from a store that answers asynchronously: up to `concurrency` items fetched at once,
+ * each decoded into the output as its bytes land. The first failure, or the task's
+ * cancellation, stops the other requests.
+ */
+async function readBatchAsync<R>(batch: ReadBatch<R>, chainOf: ChainLookup<R>, cancel: AbortSignal | undefined): Promise<number[]> {
+  const store = await storeOf(batch.store);
+  const { chain, fill } = chainOf(batch.chain);
+  const out = outputOf(batch.out);
+  const sharding = batch.shard ? (chainOf(batch.shard.chain).chain.arrayToBytes as ShardingCodec) : undefined;
+  const stop = new AbortController();
+  const onCancel = () => stop.abort(cancel?.reason);
+  if (cancel?.aborted) onCancel();
+  else cancel?.addEventListener("abort", onCancel, { once: true });
+  const signal = stop.signal;
+  const decode = async (key: string, bytes: Uint8Array | undefined, chunkRegion: Region[], outRegion: Region[]) => {
+    const pending = decodeInto(chain, fill, { key, bytes, chunkRegion, outRegion }, out);
+    if (pending instanceof Promise) await pending;
+  };
+  const readItem = async (item: ReadItem): Promise<number> => {
+    if (!sharding || !batch.shard) {
+      const bytes = await store.get(item.key, undefined, { signal });
+      await decode(item.key, bytes, item.chunkRegion, item.outRegion);
+      return bytes?.byteLength ?? 0;
+    }
+    const inner = item.inner ?? [];
+    const needed = inner.map((p) => p.index);
+    const fetched = await fetchShardUnlocked(store, item.key, sharding, needed, item.whole === true, { ...batch.shard.coalesce, path: batch.shard.path, signal });
+    let size = 0;
+    for (const p of inner) {
+      const bytes = fetched.pieces.get(p.index);
+      size += bytes?.byteLength ?? 0;
+      await decode(p.key, bytes, p.chunkRegion, p.outRegion);
+    }
+    return size;
+  };
+  const stored = new Array<number>(batch.items.length).fill(0);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < batch.items.length && !signal.aborted) {
+      const i = next++;
+      stored[i] = await readItem(batch.items[i]);
+    }
+  };
+  const lanes = Math.max(1, Math.min(batch.concurrency ?? 4, batch.items.length));
+  try {
+    await Promise.all(
+      Array.from({ length: lanes }, () =>
+        lane().catch((error: unknown) => {
+          stop.abort(error);
+          throw error;
+        }),
+      ),
+    );
+    // Cancelled between items: the task fails as the read it belongs to was aborted.
+    throwIfAborted(signal);
+    return stored;
+  } finally {
+    cancel?.removeEventListener("abort", onCancel);
+  }
 }

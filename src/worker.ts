@@ -78,7 +78,7 @@ export interface Reply<T> {
 const failed = (error: unknown): Reply<never> => ({ result: { ok: false, error: serializeError(error) }, transfer: [] });
 
 /** The compute tasks, by name. Each answers with data (errors included), never by throwing. */
-const tasks: Record<string, (arg: never) => Promise<Reply<unknown>> | Reply<unknown>> = {
+const tasks: Record<string, (arg: never, signal: AbortSignal) => Promise<Reply<unknown>> | Reply<unknown>> = {
   async decodeBatch(batch: DecodeBatch): Promise<Reply<number>> {
     try {
       const view = wordView(new Uint8Array(batch.out.buffer, batch.out.byteOffset, batch.out.byteLength), batch.chain.itemsize);
@@ -95,9 +95,9 @@ const tasks: Record<string, (arg: never) => Promise<Reply<unknown>> | Reply<unkn
   },
 
   // Fetches for itself (the store's workerHandle) and decodes into a shared output.
-  async readBatch(batch: ReadBatch<ChainRef>): Promise<Reply<number[]>> {
+  async readBatch(batch: ReadBatch<ChainRef>, signal: AbortSignal): Promise<Reply<number[]>> {
     try {
-      return { result: { ok: true, value: await readBatch(batch, chainOf) }, transfer: [] };
+      return { result: { ok: true, value: await readBatch(batch, chainOf, signal) }, transfer: [] };
     } catch (error) {
       return failed(error);
     }
@@ -157,16 +157,20 @@ export interface TaskMessage {
   method: string;
   task: unknown;
 }
+/** Asks the worker to stop the task `cancel` (its caller gave up: the operation was aborted). */
+export interface CancelMessage {
+  cancel: number;
+}
 export interface TaskReply {
   id: number;
   result: WorkerResult<unknown>;
 }
 
-export async function runTask(method: string, task: unknown): Promise<Reply<unknown>> {
+export async function runTask(method: string, task: unknown, signal: AbortSignal = new AbortController().signal): Promise<Reply<unknown>> {
   const handler = tasks[method];
   if (!handler) return failed(new Error(`unknown worker task "${method}"`));
   try {
-    return await handler(task as never);
+    return await handler(task as never, signal);
   } catch (error) {
     return failed(error);
   }
@@ -178,9 +182,18 @@ export async function runTask(method: string, task: unknown): Promise<Reply<unkn
  * warm, the bare port ≈ 8 µs.)
  */
 export function serveTasks(port: TaskPort): void {
+  // Tasks running, by id: a cancel message aborts the task's signal (tasks that wait on IO stop).
+  const running = new Map<number, AbortController>();
   port.onmessage = (event) => {
-    const message = event.data as TaskMessage;
-    void runTask(message.method, message.task).then(({ result, transfer }) => {
+    const message = event.data as TaskMessage | CancelMessage;
+    if ("cancel" in message) {
+      running.get(message.cancel)?.abort();
+      return;
+    }
+    const controller = new AbortController();
+    running.set(message.id, controller);
+    void runTask(message.method, message.task, controller.signal).then(({ result, transfer }) => {
+      running.delete(message.id);
       const reply: TaskReply = { id: message.id, result };
       port.postMessage(reply, transfer);
     });

@@ -10,7 +10,7 @@ import { fetchTransport, type FetchLike } from "./http-transport-fetch.js";
 /** "undici" (Node), "fetch" (global fetch), a fetch-like function, or a transport of your own. */
 export type TransportOption = "undici" | "fetch" | FetchLike | HttpTransport;
 
-const isNode = typeof process !== "undefined" && typeof process.versions?.node === "string";
+export const isNode = typeof process !== "undefined" && typeof process.versions?.node === "string";
 
 /** A factory for the transport, made on first use. */
 export function resolveTransport(option: TransportOption | undefined, connections: number): HttpTransport | (() => Promise<HttpTransport>) {

@@ -13,7 +13,7 @@
  */
 
 import { StoreError, UnsupportedOperationError, throwIfAborted } from "../src/errors.js";
-import type { ByteRange, Store, StoreCallOptions } from "../src/store.js";
+import type { ByteRange, Store, StoreCallOptions, StoreHandle } from "../src/store.js";
 import {
   HttpCore,
   basicAuthorization,
@@ -24,7 +24,7 @@ import {
   type OnRequest,
   type RetryOptions,
 } from "./http-core.js";
-import { resolveTransport, type TransportOption } from "./http-transport.js";
+import { isNode, resolveTransport, type TransportOption } from "./http-transport.js";
 
 export { HttpStoreError, HttpRangeError, encodeKey } from "./http-core.js";
 export type { HttpFailure, HttpMethod, HttpRequest, HttpTransport, RetryOptions, TransportRequest, TransportResponse } from "./http-core.js";
@@ -56,6 +56,14 @@ export interface HttpStoreOptions {
    * Range): it is read and sliced. Larger answers are rejected (default 16 MiB).
    */
   rangeFallbackLimit?: number;
+  /**
+   * Pool workers fetch chunks themselves (each opens its own HttpStore from these options) and
+   * decode them where they land, so response bodies never reach this thread: default true in
+   * browsers (the page's main thread stays free), false on Node (undici on the main thread is
+   * cheap there). Only for stores whose requests need nothing of this thread: no `onRequest`,
+   * and `transport` unset or named ("fetch", "undici").
+   */
+  workerFetch?: boolean;
 }
 
 export class HttpStore implements Store {
@@ -64,6 +72,8 @@ export class HttpStore implements Store {
   readonly readOnly: boolean;
   readonly #base: URL;
   readonly #core: HttpCore;
+  /** The options a pool worker opens its own copy with, or undefined when it cannot. */
+  readonly #workerOptions: HttpStoreOptions | undefined;
 
   constructor(url: string | URL, options: HttpStoreOptions = {}) {
     let base: URL;
@@ -92,6 +102,23 @@ export class HttpStore implements Store {
     if (!Number.isSafeInteger(connections) || connections < 1) {
       throw new StoreError(`connections must be a positive integer, not ${connections}`, { key: this.url });
     }
+    const transportNamed = options.transport === undefined || typeof options.transport === "string";
+    const workerFetch = options.workerFetch ?? !isNode;
+    this.#workerOptions =
+      workerFetch && transportNamed && options.onRequest === undefined
+        ? {
+            readOnly: true,
+            headers,
+            connections,
+            workerFetch: false,
+            forbiddenAsAbsent: options.forbiddenAsAbsent,
+            ...(options.transport !== undefined ? { transport: options.transport } : {}),
+            ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+            ...(options.retry !== undefined ? { retry: options.retry } : {}),
+            ...(options.maxRedirects !== undefined ? { maxRedirects: options.maxRedirects } : {}),
+            ...(options.rangeFallbackLimit !== undefined ? { rangeFallbackLimit: options.rangeFallbackLimit } : {}),
+          }
+        : undefined;
     this.#core = new HttpCore({
       transport: resolveTransport(options.transport, connections),
       headers,
@@ -177,6 +204,16 @@ export class HttpStore implements Store {
         return fail(httpStatus(response), response);
       },
     });
+  }
+
+  /**
+   * Pool workers open their own read-only HttpStore with the same URL and options and fetch the
+   * chunks they decode (see `workerFetch`). Not for subclasses or instances whose `get` was
+   * replaced: their reads must go through them.
+   */
+  workerHandle(): StoreHandle | undefined {
+    if (!this.#workerOptions || Object.getPrototypeOf(this) !== HttpStore.prototype || Object.hasOwn(this, "get")) return undefined;
+    return { module: "zarrflow:http", export: "HttpStore", args: [this.url, this.#workerOptions], async: true };
   }
 
   /** Closes the connection pool; later calls reject. */

@@ -96,7 +96,7 @@ interface PageError {
   key?: string;
   zarrflow: boolean;
 }
-type PageRead = { ok: true; dtype: DataType; shape: number[]; data?: string; list?: unknown[]; shared: boolean } | PageError;
+type PageRead = { ok: true; dtype: DataType; shape: number[]; data?: string; list?: unknown[]; shared: boolean; pageChunkRequests: number } | PageError;
 
 /** Damaged arrays on disk, each with the chunk key that was damaged. */
 async function hostileArrays(dir: string): Promise<{ path: string; damage: (file: string) => void; key: string; create: CreateArrayOptions }[]> {
@@ -267,6 +267,7 @@ describe.skipIf(skip)("zarrflow in Chromium", () => {
         });
         let exact = 0;
         let sharded = 0;
+        let pageChunkRequests = 0;
         for (const [i, { store, path: arrayPath, entry }] of arrays.entries()) {
           const got = results[i];
           // What Node makes of the same array decides what the page must do.
@@ -291,10 +292,15 @@ describe.skipIf(skip)("zarrflow in Chromium", () => {
           // Typed results decoded by workers land in shared memory on an isolated page (object
           // arrays are JS values, decoded on the page's thread).
           if (!got.list && entry.shape.reduce((n, x) => n * x, 1) > 1) expect(got.shared, `${where}: SharedArrayBuffer result`).toBe(mode === "isolated");
+          // Into shared memory the workers fetch the chunks themselves: the page's thread
+          // requests only metadata. Without it the page fetches and hands bytes over.
+          if (got.shared) expect(got.pageChunkRequests, `${where}: chunk requests made by the page's thread`).toBe(0);
+          pageChunkRequests += got.pageChunkRequests ?? 0;
           exact++;
           if ((entry as FixtureEntry & { shards?: unknown }).shards) sharded++;
         }
-        console.log(`[zarrflow browser] zarrita fixtures read exactly in Chromium (${mode} page, 2 workers, over HTTP): ${exact} of ${arrays.length} arrays (${sharded} sharded); the rest rejected with the same typed error as on Node`);
+        console.log(`[zarrflow browser] zarrita fixtures read exactly in Chromium (${mode} page, 2 workers, over HTTP): ${exact} of ${arrays.length} arrays (${sharded} sharded); the rest rejected with the same typed error as on Node; ${pageChunkRequests} chunk requests from the page's own thread`);
+        if (mode === "plain") expect(pageChunkRequests).toBeGreaterThan(0);
         expect(exact).toBeGreaterThan(0);
         expect(sharded).toBeGreaterThan(0);
       });

@@ -83,18 +83,30 @@ export async function readCases({ stores, workers }) {
 
 const errorData = (e) => ({ ok: false, name: e?.constructor?.name, code: e?.code, message: String(e?.message ?? e), path: e?.path, key: e?.key, zarrflow: e instanceof zarrflow.ZarrflowError, http: e instanceof HttpStoreError });
 
+/** Metadata documents (v3 and v2): what the page's thread itself fetches when workers fetch chunks. */
+const METADATA = /(^|\/)(zarr\.json|\.zarray|\.zattrs|\.zgroup|\.zmetadata)$/;
+
+/** Requests for anything but metadata under `base` made by this page's own thread (its resource timeline; workers keep their own). */
+function pageChunkRequests(base) {
+  const prefix = new URL(base, location.href).href;
+  return performance.getEntriesByType("resource").filter((e) => e.name.startsWith(prefix) && !METADATA.test(new URL(e.name).pathname)).length;
+}
+
 /** Opens and reads whole arrays over HTTP (`arrays`: store folder URL + array path each). */
 export async function readOverHttp({ arrays, workers }) {
   const stores = new Map();
   const out = [];
+  performance.setResourceTimingBufferSize(100_000);
   for (const { url, path } of arrays) {
     if (!stores.has(url)) stores.set(url, new HttpStore(new URL(url, location.href), { readOnly: true }));
+    performance.clearResourceTimings();
     try {
       const array = await zarrflow.openArray(stores.get(url), { path });
       const result = await array.read(undefined, { workers });
       // Variable-length values (strings) are plain JS arrays: they travel as a list.
       const values = Array.isArray(result.data) ? { list: result.data } : { data: toBase64(bytesOf(result.data)) };
-      out.push({ ok: true, dtype: result.dtype, shape: result.shape, ...values, shared: Object.prototype.toString.call(result.data.buffer) === "[object SharedArrayBuffer]" });
+      const shared = Object.prototype.toString.call(result.data.buffer) === "[object SharedArrayBuffer]";
+      out.push({ ok: true, dtype: result.dtype, shape: result.shape, ...values, shared, pageChunkRequests: pageChunkRequests(new URL(path ? `${path}/` : "", new URL(url, location.href)).href) });
     } catch (e) {
       out.push(errorData(e));
     }
