@@ -68,10 +68,19 @@ const IMPLS = {
   },
 };
 
-/** Reads the whole array once; returns the time, the longest main-thread task and sampled values. */
-export async function readOnce({ impl, base, path, samples }) {
-  const url = new URL(base, location.href).href;
-  const { read } = await IMPLS[impl](url, path);
+/** The read `prepare` made ready (untimed: opening the array, filling the MemoryStore). */
+let prepared;
+
+/** Makes a row's read ready; readOnce runs it (so that the caller can measure around the read alone). */
+export async function prepare({ impl, base, path }) {
+  prepared = { impl, ...(await IMPLS[impl](new URL(base, location.href).href, path)) };
+}
+
+/** Runs the prepared read once; returns the time, the longest main-thread task and sampled values. */
+export async function readOnce({ impl, samples }) {
+  if (prepared?.impl !== impl) throw new Error(`readOnce(${impl}) without prepare`);
+  const { read } = prepared;
+  prepared = undefined;
   const tasks = [];
   const observer = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) tasks.push(entry.duration);

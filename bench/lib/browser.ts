@@ -19,6 +19,7 @@ import { CHROMIUM, buildBrowserForTests, callInPage, launchChromium, openPage } 
 import { MiB, datasetRoot, nbytes, type Job, type Sizes } from "./config.js";
 import { valueAt } from "./data.js";
 import { median, notAvailable, type Result } from "./measure.js";
+import { descendantCpuMs } from "./threads.js";
 import { prepareSharded, shardedDatasets } from "./sharded.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -35,6 +36,17 @@ interface PageRun {
   storedBytes: number | null;
   isolated: boolean;
   workers: number;
+  /** CPU ms during the read, by process kind (Chromium's, and "server": this process). */
+  cpuMs?: Record<string, number>;
+}
+
+/** Median CPU seconds per read: in all, and by process kind (the kinds seen in every run). */
+function cpuColumns(list: PageRun[]): Record<string, number> {
+  const kinds = new Set(list.flatMap((r) => Object.keys(r.cpuMs ?? {})));
+  const seconds = (values: number[]) => Math.round(median(values) / 10) / 100;
+  const out: Record<string, number> = { cpuSeconds: seconds(list.map((r) => Object.values(r.cpuMs ?? {}).reduce((a, b) => a + b, 0))) };
+  for (const kind of kinds) out[`cpuSeconds_${kind}`] = seconds(list.map((r) => r.cpuMs?.[kind] ?? 0));
+  return out;
 }
 
 /** zarrita.js and its fetch store as one ES module a page can import. */
@@ -89,7 +101,17 @@ export async function browserRead(job: Job, s: Sizes): Promise<Result[]> {
         // Alternating, so that a change in the machine's load hits every row alike.
         const order = run % 2 === 0 ? names : [...names].reverse();
         for (const impl of order) {
-          const got = await callInPage<PageRun>(page, "/bench/page.js", "readOnce", { impl, base, path, samples });
+          await callInPage(page, "/bench/page.js", "prepare", { impl, base, path });
+          // CPU of every process the read keeps busy: Chromium's (page, network service,
+          // browser) and this one (the static server), around the read alone.
+          const cpuBefore = descendantCpuMs();
+          const nodeBefore = process.cpuUsage();
+          const got = await callInPage<PageRun>(page, "/bench/page.js", "readOnce", { impl, samples });
+          const nodeCpu = process.cpuUsage(nodeBefore);
+          const cpuAfter = descendantCpuMs();
+          const cpuMs: Record<string, number> = Object.fromEntries([...cpuAfter].map(([kind, ms]) => [kind, ms - (cpuBefore.get(kind) ?? 0)]).filter(([, ms]) => (ms as number) > 0));
+          cpuMs.server = (nodeCpu.user + nodeCpu.system) / 1000;
+          got.cpuMs = cpuMs;
           if (got.bytes !== arrayBytes) throw new Error(`${impl}: read ${got.bytes} bytes, expected ${arrayBytes}`);
           got.samples?.forEach((v, i) => {
             let rest = samples[i];
@@ -101,7 +123,8 @@ export async function browserRead(job: Job, s: Sizes): Promise<Result[]> {
             const want = valueAt(arrayShape, coords);
             if (v !== want) throw new Error(`${impl}: element ${samples[i]} is ${v}, expected ${want}`);
           });
-          process.stderr.write(`    ${base} ${run === 0 ? "warm-up" : `run ${run}`} ${impl}: ${(arrayBytes / MiB / (got.ms / 1000)).toFixed(0)} MiB/s, longest task ${got.longestTaskMs.toFixed(0)} ms, worst timer gap ${got.worstTimerGapMs.toFixed(0)} ms\n`);
+          const cpu = Object.values(cpuMs).reduce((a, b) => a + b, 0);
+          process.stderr.write(`    ${base} ${run === 0 ? "warm-up" : `run ${run}`} ${impl}: ${(arrayBytes / MiB / (got.ms / 1000)).toFixed(0)} MiB/s, longest task ${got.longestTaskMs.toFixed(0)} ms, worst timer gap ${got.worstTimerGapMs.toFixed(0)} ms, CPU ${(cpu / 1000).toFixed(2)} s (${Object.entries(cpuMs).map(([k, ms]) => `${k} ${(ms / 1000).toFixed(2)}`).join(", ")})\n`);
           if (run > 0) runs[impl].push(got);
         }
       }
@@ -123,6 +146,7 @@ export async function browserRead(job: Job, s: Sizes): Promise<Result[]> {
             worstTimerGapMs: Math.round(Math.max(...list.map((r) => r.worstTimerGapMs))),
             workers: impl.startsWith("zarrflow") ? list[0].workers : 0,
             ...(list[0].storedBytes ? { storedMiBps: Math.round(list[0].storedBytes / MiB / (ms / 1000)) } : {}),
+            ...cpuColumns(list),
             sharedArrayBuffer: String(list[0].shared),
           },
         };

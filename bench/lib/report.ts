@@ -78,6 +78,11 @@ function noteText(r: Result): string {
   if (e.storedMiBps !== undefined) parts.push(`${e.storedMiBps} MiB/s of stored (compressed) bytes`);
   // Chromium (workload 14): how long the page's main thread was blocked during a read.
   if (e.longestTaskMs !== undefined) parts.push(`longest main-thread task ${e.longestTaskMs} ms (per run: ${e.longestTaskPerRunMs ?? "?"} ms; median ${e.longTasksPerRead} long tasks per read), worst 10 ms-timer gap ${e.worstTimerGapMs} ms${Number(e.workers) > 0 ? `, ${e.workers} workers` : ""}`);
+  // Chromium (workload 14): CPU seconds per read, in all and by process.
+  if (e.cpuSeconds !== undefined) {
+    const kinds = Object.keys(e).filter((k) => k.startsWith("cpuSeconds_")).map((k) => `${k.slice("cpuSeconds_".length)} ${e[k]}`);
+    parts.push(`CPU ${e.cpuSeconds} s per read (${kinds.join(", ")})`);
+  }
   if (e.readMiB !== undefined) parts.push(`read ${e.readMiB} MiB`);
   if (e.writtenMiB !== undefined) parts.push(`wrote ${e.writtenMiB} MiB`);
   if (e.redisCallsPerTask !== undefined) {
