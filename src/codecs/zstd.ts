@@ -1,11 +1,13 @@
 /**
- * `zstd`: bytes → bytes. Native zstd-napi (about 5× the WASM build; Node) with numcodecs' WASM
- * build where the addon cannot load and in browsers (the runtime decides: src/platform/).
+ * `zstd`: bytes → bytes. Native zstd-napi (Node) where the addon loads; elsewhere (browsers)
+ * decoding runs in zarrflow's own WASM build of zstd (./zstd-wasm.ts: about 2× numcodecs') and
+ * encoding in numcodecs' WASM build (the runtime decides: src/platform/).
  */
 import { CodecError } from "../errors.js";
 import type { BytesToBytesCodec, CodecMetadata, DecodeContext, MaybePromise } from "./codec.js";
 import { ConfigReader } from "./config.js";
 import { numcodecsClass, own } from "./numcodecs.js";
+import { loadZstdWasm, zstdWasm, zstdWasmDecode } from "./zstd-wasm.js";
 import { registerCodec } from "./registry.js";
 import { platform } from "../platform/current.js";
 import type { NativeZstd } from "../platform/types.js";
@@ -14,7 +16,7 @@ type Binding = NativeZstd["binding"];
 
 const native = platform.nativeZstd();
 const binding = native?.binding;
-/** Which implementation is in use: "native" (zstd-napi) or "wasm" (numcodecs). */
+/** Which implementation is in use: "native" (zstd-napi) or "wasm" (zarrflow's WASM decoder, numcodecs' encoder). */
 export const ZSTD_IMPLEMENTATION: "native" | "wasm" = binding ? "native" : "wasm";
 
 // One context per thread, reused: creating a ZSTD context costs more than a small chunk's work.
@@ -51,13 +53,10 @@ export class ZstdCodec implements BytesToBytesCodec {
 
   decode(bytes: Uint8Array, context: DecodeContext): MaybePromise<Uint8Array> {
     if (!binding) {
-      return numcodecsClass("zstd").then(async (Zstd) => {
-        const out = own(await Zstd.fromConfig({ id: "zstd" }).decode(bytes));
-        if (context.expectedSize !== undefined && out.byteLength > context.expectedSize) {
-          throw new CodecError(`zstd: decompressed ${out.byteLength} bytes, expected ${context.expectedSize}`);
-        }
-        return out;
-      });
+      // zarrflow's WASM decoder: synchronous once this thread has instantiated it.
+      const wasm = zstdWasm();
+      if (wasm) return zstdWasmDecode(wasm, bytes, context.expectedSize, context.into) ?? streamingDecode(bytes, context);
+      return loadZstdWasm().then((loaded) => zstdWasmDecode(loaded, bytes, context.expectedSize, context.into) ?? streamingDecode(bytes, context));
     }
     dctx ??= new binding.DCtx();
     let size = context.expectedSize;
@@ -86,6 +85,24 @@ export class ZstdCodec implements BytesToBytesCodec {
   toJSON(): CodecMetadata {
     return { name: "zstd", configuration: { level: this.level, checksum: this.checksum } };
   }
+}
+
+/**
+ * A frame that does not declare its size, with no size known from the chain (WASM path):
+ * numcodecs' streaming decoder.
+ */
+async function streamingDecode(bytes: Uint8Array, context: DecodeContext): Promise<Uint8Array> {
+  const Zstd = await numcodecsClass("zstd");
+  let out: Uint8Array;
+  try {
+    out = own(await Zstd.fromConfig({ id: "zstd" }).decode(bytes));
+  } catch (error) {
+    throw new CodecError(`zstd: ${(error as Error).message}`);
+  }
+  if (context.expectedSize !== undefined && out.byteLength > context.expectedSize) {
+    throw new CodecError(`zstd: decompressed ${out.byteLength} bytes, expected ${context.expectedSize}`);
+  }
+  return out;
 }
 
 registerCodec(["zstd", "numcodecs.zstd"], (configuration, _input, context) => {
