@@ -98,6 +98,20 @@ describe("the WASM zstd decoder", () => {
     expect(Array.from(viaStream.data as Float64Array)).toEqual(Array.from(values));
   });
 
+  it("decodes issued before the module is ready each keep their own bytes (a lent scratch is shared)", async () => {
+    // A fresh copy of the modules: this thread's decoder not instantiated yet.
+    vi.resetModules();
+    const fresh = await import("../src/index.js");
+    const chain = new fresh.CodecChain({ shape: [50_000], dataType: "uint8", fillValue: 0 }, [{ name: "bytes" }, { name: "zstd", configuration: { level: 1 } }]);
+    const inputs = [sample(50_000, 11), sample(50_000, 12), sample(50_000, 13)];
+    // As decodeInto does: take each result's bytes as soon as it resolves (transient: a view of
+    // the thread's scratch, valid until the next decode).
+    const got = await Promise.all(
+      inputs.map((data) => Promise.resolve(chain.decode(new Uint8Array(compress(data)), "k", { transient: true })).then((r) => (r.data as Uint8Array).slice())),
+    );
+    got.forEach((bytes, i) => expect(same(bytes, inputs[i]), `chunk ${i}`).toBe(true));
+  });
+
   it("bad frames are CodecErrors naming the array and chunk; claimed sizes are not allocated", async () => {
     const wasm = await loadZstdWasm();
     const data = sample(200_000, 3);

@@ -35,7 +35,9 @@ export interface DecodeContext {
   /**
    * A buffer of exactly `expectedSize` bytes the codec may decode into and return, instead of
    * allocating. Lent by the caller for this call only (a per-thread scratch buffer): fresh
-   * megabyte buffers cost page faults on every chunk. Codecs that cannot use it ignore it.
+   * megabyte buffers cost page faults on every chunk. Codecs that cannot use it ignore it, and
+   * so does a decode that returns a Promise: other decodes on the thread may be lent the same
+   * buffer before it settles.
    */
   into?: Uint8Array;
 }

@@ -56,7 +56,9 @@ export class ZstdCodec implements BytesToBytesCodec {
       // zarrflow's WASM decoder: synchronous once this thread has instantiated it.
       const wasm = zstdWasm();
       if (wasm) return zstdWasmDecode(wasm, bytes, context.expectedSize, context.into) ?? streamingDecode(bytes, context);
-      return loadZstdWasm().then((loaded) => zstdWasmDecode(loaded, bytes, context.expectedSize, context.into) ?? streamingDecode(bytes, context));
+      // Not yet instantiated: this decode finishes later, when other decodes may have been lent
+      // the same buffer (a thread's transient scratch), so it decodes into memory of its own.
+      return loadZstdWasm().then((loaded) => zstdWasmDecode(loaded, bytes, context.expectedSize, undefined) ?? streamingDecode(bytes, context));
     }
     dctx ??= new binding.DCtx();
     let size = context.expectedSize;
