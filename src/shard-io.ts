@@ -30,6 +30,8 @@ export interface ShardFetch {
    * them; Store.get's results belong to the caller): the pieces' buffers that may be handed on.
    */
   owned?: ArrayBufferLike[];
+  /** A whole-shard read: the shard's bytes as the store answered them (a view of `into` when lent). */
+  source?: Uint8Array;
 }
 
 /** The buffers of `answers` that are whole: a view of part of a buffer may share it with other data. */
@@ -100,13 +102,13 @@ export async function fetchShardUnlocked(
   codec: ShardingCodec,
   needed: readonly number[],
   wholeShard: boolean,
-  options: CoalesceOptions & { signal?: AbortSignal; path: string },
+  options: CoalesceOptions & { signal?: AbortSignal; path: string; into?: Uint8Array },
 ): Promise<ShardFetch> {
   const context = { path: options.path, key };
   const call = { signal: options.signal };
   if (wholeShard) {
-    const shard = await store.get(key, undefined, call);
-    return { ...piecesOfShard(shard, codec, needed, context), owned: ownedBuffers([shard]) };
+    const shard = await store.get(key, undefined, options.into ? { ...call, into: options.into } : call);
+    return { ...piecesOfShard(shard, codec, needed, context), owned: ownedBuffers([shard]), source: shard };
   }
   const index = readIndexBytes(await store.get(key, indexRangeOf(codec), call), codec, context);
   if (index === undefined) return { absent: true, pieces: new Map(), requests: 1 };

@@ -13,6 +13,13 @@ export type ByteRange = { offset: number; length: number } | { suffixLength: num
 
 export interface StoreCallOptions {
   signal?: AbortSignal;
+  /**
+   * `get` of a whole value only: memory the store may read the value into (when it is large
+   * enough) and return a view of, instead of allocating. The store may transfer its buffer (a
+   * browser's BYOB read does): after the call, reuse the returned bytes' buffer, never `into`.
+   * Lent by the engine from its own scratch, never from a caller's data. Stores may ignore it.
+   */
+  into?: Uint8Array;
 }
 
 export interface Store {

@@ -142,6 +142,30 @@ async function readBatchNow<R>(batch: ReadBatch<R>, chainOf: ChainLookup<R>): Pr
   return stored;
 }
 
+/** Memory the asynchronous reads of this worker lend to the store, kept between batches. */
+const spareIo: Uint8Array[] = [];
+/** Kept at most: one per lane in flight (a worker runs 2 tasks of a few lanes each). */
+const MAX_SPARE_IO = 8;
+/** Lent memory is not kept past this size (a rare huge value should not stay resident). */
+const MAX_KEPT_IO = 64 << 20;
+
+function keepIo(io: Uint8Array): void {
+  if (io.byteLength > 0 && io.byteLength <= MAX_KEPT_IO && spareIo.length < MAX_SPARE_IO) spareIo.push(io);
+}
+
+/**
+ * The memory to lend next, after a get that was lent `lent` and answered `got`: the store read
+ * into it (its buffer, perhaps transferred, lives on in `got`), or it did not fit (room for
+ * one this size next time), or it was not used.
+ */
+function nextIo(lent: Uint8Array, got: Uint8Array | undefined): Uint8Array {
+  if (got && (got.buffer === lent.buffer || lent.buffer.byteLength === 0)) return new Uint8Array(got.buffer as ArrayBuffer);
+  // Transferred without an answer (a read that failed half way): start afresh.
+  if (lent.buffer.byteLength === 0) return new Uint8Array(0);
+  if (got && got.byteLength > lent.byteLength) return new Uint8Array(Math.ceil(got.byteLength * 1.25));
+  return lent;
+}
+
 /**
  * A batch from a store that answers asynchronously: up to `concurrency` items fetched at once,
  * each decoded into the output as its bytes land. The first failure, or the task's
@@ -161,15 +185,22 @@ async function readBatchAsync<R>(batch: ReadBatch<R>, chainOf: ChainLookup<R>, c
     const pending = decodeInto(chain, fill, { key, bytes, chunkRegion, outRegion }, out);
     if (pending instanceof Promise) await pending;
   };
-  const readItem = async (item: ReadItem): Promise<number> => {
+  // Each lane reads whole values into memory it reuses (lent to the store: see
+  // StoreCallOptions.into), decoding each before the next read overwrites it.
+  const readItem = async (item: ReadItem, lane: { io: Uint8Array }): Promise<number> => {
     if (!sharding || !batch.shard) {
-      const bytes = await store.get(item.key, undefined, { signal });
+      const lent = lane.io;
+      const bytes = await store.get(item.key, undefined, { signal, into: lent });
+      lane.io = nextIo(lent, bytes);
       await decode(item.key, bytes, item.chunkRegion, item.outRegion);
       return bytes?.byteLength ?? 0;
     }
     const inner = item.inner ?? [];
     const needed = inner.map((p) => p.index);
-    const fetched = await fetchShardUnlocked(store, item.key, sharding, needed, item.whole === true, { ...batch.shard.coalesce, path: batch.shard.path, signal });
+    const whole = item.whole === true;
+    const lent = lane.io;
+    const fetched = await fetchShardUnlocked(store, item.key, sharding, needed, whole, { ...batch.shard.coalesce, path: batch.shard.path, signal, ...(whole ? { into: lent } : {}) });
+    if (whole) lane.io = nextIo(lent, fetched.source);
     let size = 0;
     for (const p of inner) {
       const bytes = fetched.pieces.get(p.index);
@@ -181,9 +212,14 @@ async function readBatchAsync<R>(batch: ReadBatch<R>, chainOf: ChainLookup<R>, c
   const stored = new Array<number>(batch.items.length).fill(0);
   let next = 0;
   const lane = async (): Promise<void> => {
-    while (next < batch.items.length && !signal.aborted) {
-      const i = next++;
-      stored[i] = await readItem(batch.items[i]);
+    const state = { io: spareIo.pop() ?? new Uint8Array(0) };
+    try {
+      while (next < batch.items.length && !signal.aborted) {
+        const i = next++;
+        stored[i] = await readItem(batch.items[i], state);
+      }
+    } finally {
+      keepIo(state.io);
     }
   };
   const lanes = Math.max(1, Math.min(batch.concurrency ?? 4, batch.items.length));

@@ -64,6 +64,13 @@ export interface TransportResponse {
   body: AsyncIterable<Uint8Array>;
   /** Reads and discards the body so the connection can be reused. Never rejects. */
   dump(): Promise<void>;
+  /**
+   * Reads the body into `target` (a transport that can read straight into memory: a byte
+   * stream's BYOB reader): the filled part as a view — over `target`'s memory, whose buffer
+   * may have been transferred — and whether more body followed (then the rest is dropped).
+   * Instead of `body`, never both.
+   */
+  readInto?(target: Uint8Array): Promise<{ bytes: Uint8Array; more: boolean }>;
   /** Drops the body without reading it (closing the connection when it must). */
   destroy(): void;
 }
@@ -254,7 +261,7 @@ export class HttpCore {
   }
 
   /** GET of a whole object: its bytes, or undefined when absent. */
-  getWhole(url: URL, key: string, signal: AbortSignal | undefined): Promise<Uint8Array | undefined> {
+  getWhole(url: URL, key: string, signal: AbortSignal | undefined, into?: Uint8Array): Promise<Uint8Array | undefined> {
     return this.send({
       method: "GET",
       url,
@@ -268,7 +275,7 @@ export class HttpCore {
         }
         checkEncoding(response, fail);
         const length = parseLength(response.header("content-length"));
-        return readBody(response, length, Infinity, fail);
+        return readBody(response, length, Infinity, fail, into);
       },
     });
   }
@@ -584,16 +591,25 @@ async function rejectAnswer(response: HttpResponse, fail: Fail, message: string,
   return fail(message, response, { final: true, range: true });
 }
 
-/**
- * Reads a body into one standalone buffer. `expected` (when known) is the exact size: more is a
- * protocol error, less a truncated answer worth retrying. `max` bounds bodies of unknown size.
- */
 /** True when `bytes` spans the whole of a plain ArrayBuffer (nothing else can be using it). */
 function ownsBuffer(bytes: Uint8Array): boolean {
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer && !("readUInt8" in bytes);
 }
 
-export async function readBody(response: HttpResponse, expected: number | undefined, max: number, fail: Fail): Promise<Uint8Array> {
+/**
+ * Reads a body into one standalone buffer — or into `into` (see StoreCallOptions.into) when the
+ * transport can and it fits. `expected` (when known) is the exact size: more is a protocol
+ * error, less a truncated answer worth retrying. `max` bounds bodies of unknown size.
+ */
+export async function readBody(response: HttpResponse, expected: number | undefined, max: number, fail: Fail, into?: Uint8Array): Promise<Uint8Array> {
+  // Straight into lent memory when the size is known and fits (no buffer of ours, and with a
+  // BYOB reader none of the transport's either: each would be fresh pages to fault in).
+  if (into && response.readInto && expected !== undefined && expected > 0 && into.byteLength >= expected) {
+    const { bytes, more } = await response.readInto(into.subarray(0, expected));
+    if (more) return fail(`the body is longer than the ${expected} bytes expected`, response, { final: true });
+    if (bytes.byteLength !== expected) throw new Retryable(`the body ended after ${bytes.byteLength} of ${expected} bytes`, response.status, undefined);
+    return bytes;
+  }
   const limit = expected ?? max;
   const chunks: Uint8Array[] = [];
   let received = 0;

@@ -46,6 +46,10 @@ export function fetchTransport(fetchFn: FetchLike = (input, init) => globalThis.
             return chunks(stream, signal);
           },
         },
+        async readInto(target: Uint8Array) {
+          used = true;
+          return readStreamInto(stream, target, signal);
+        },
         async dump() {
           if (used || !stream) return;
           used = true;
@@ -80,6 +84,68 @@ async function* chunks(stream: ReadableStream<Uint8Array> | null, signal: AbortS
       }
       yield result.value;
     }
+  } finally {
+    if (!done) await reader.cancel().catch(() => {});
+    reader.releaseLock();
+  }
+}
+
+/**
+ * Reads a body into `target`: with a BYOB reader where the body is a byte stream (browsers'
+ * fetch, Node's), the bytes land there directly — each read transfers the memory, so the result
+ * is a view over the last buffer handed back; else chunk by chunk, copied in. Then one more read
+ * tells whether the body was longer (the rest is cancelled).
+ */
+async function readStreamInto(stream: ReadableStream<Uint8Array> | null, target: Uint8Array, signal: AbortSignal): Promise<{ bytes: Uint8Array; more: boolean }> {
+  if (!stream) return { bytes: target.subarray(0, 0), more: false };
+  let byob: ReadableStreamBYOBReader | undefined;
+  try {
+    byob = stream.getReader({ mode: "byob" });
+  } catch {
+    byob = undefined; // not a byte stream
+  }
+  if (!byob) {
+    let filled = 0;
+    for await (const chunk of chunks(stream, signal)) {
+      if (filled + chunk.byteLength > target.byteLength) return { bytes: target.subarray(0, filled), more: true };
+      target.set(chunk, filled);
+      filled += chunk.byteLength;
+    }
+    return { bytes: target.subarray(0, filled), more: false };
+  }
+  const reader = byob;
+  // Taken now: the first read transfers the memory, and `target` then reads as empty.
+  const { byteOffset, byteLength } = target;
+  let buffer = target.buffer as ArrayBuffer;
+  let filled = 0;
+  let done = false;
+  try {
+    while (filled < byteLength) {
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = await reader.read(new Uint8Array(buffer, byteOffset + filled, byteLength - filled));
+      } catch (error) {
+        throw asNetworkError(error, signal);
+      }
+      if (result.value) buffer = result.value.buffer as ArrayBuffer;
+      if (result.done) {
+        done = true;
+        return { bytes: new Uint8Array(buffer, byteOffset, filled), more: false };
+      }
+      filled += result.value.byteLength;
+    }
+    // Full: the body must end here. (A read may come back empty without the end: read again.)
+    let probe: ReadableStreamReadResult<Uint8Array>;
+    let probes = 0;
+    do {
+      try {
+        probe = await reader.read(new Uint8Array(1));
+      } catch (error) {
+        throw asNetworkError(error, signal);
+      }
+    } while (!probe.done && probe.value.byteLength === 0 && ++probes < 64);
+    done = probe.done;
+    return { bytes: new Uint8Array(buffer, byteOffset, filled), more: !probe.done };
   } finally {
     if (!done) await reader.cancel().catch(() => {});
     reader.releaseLock();

@@ -146,7 +146,7 @@ export class HttpStore implements Store {
     throwIfAborted(signal, { key });
     checkRange(key, range);
     const url = this.#urlOf(key);
-    if (range === undefined) return this.#core.getWhole(url, key, signal);
+    if (range === undefined) return this.#core.getWhole(url, key, signal, options?.into);
     const length = "suffixLength" in range ? range.suffixLength : range.length;
     // An empty range needs no bytes, only the answer to "does the key exist"; servers refuse
     // `bytes=-0` and cannot express `bytes=3-2`.
