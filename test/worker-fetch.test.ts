@@ -21,6 +21,7 @@ import { AbortError, CodecError } from "../src/errors.js";
 import { create, openArray, slice } from "../src/index.js";
 import { startStaticServer, type StaticServer } from "../src/cli/static-server.js";
 import { FileSystemStore, HttpStore } from "../stores/index.js";
+import { writeHoledArray } from "./helpers/holed-array.js";
 
 const SHAPE = [45, 38, 20];
 const values = (n: number) => Int32Array.from({ length: n }, (_, i) => ((i * 7919) % 100_003) - 50_000);
@@ -42,17 +43,8 @@ let hook: ((request: IncomingMessage, response: ServerResponse) => boolean | Pro
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "zarrflow-worker-fetch-"));
   for (const [name, layout] of [...Object.entries(LAYOUTS), ...Object.entries(COPIES).map(([copy, of]) => [copy, LAYOUTS[of]] as const)]) {
-    const array = await create(new FileSystemStore(dir), {
-      path: name,
-      shape: SHAPE,
-      ...layout,
-      dtype: "int32",
-      fillValue: 7,
-      codecs: [{ name: "bytes", configuration: { endian: "little" } }, { name: "zstd", configuration: { level: 1, checksum: false } }],
-    });
-    await array.write(null, expected);
     // A hole: the first chunk (shard) never written reads as the fill value (the server answers 404).
-    await array.write([slice(0, 8), slice(0, 12), null], 7);
+    await writeHoledArray(new FileSystemStore(dir), name, layout, SHAPE, expected, [8, 12]);
   }
   server = await startStaticServer({
     mounts: { "/data/": dir },

@@ -20,6 +20,7 @@ import { create, openArray, slice, type SelectionItem } from "../src/index.js";
 import { CodecError, StoreError, UnsupportedOperationError } from "../src/errors.js";
 import { closePools } from "../src/array.js";
 import { FileSystemStore } from "../stores/index.js";
+import { writeHoledArray } from "./helpers/holed-array.js";
 
 let dir: string;
 const SHAPE = [45, 38, 20];
@@ -35,17 +36,8 @@ const LAYOUTS = {
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "zarrflow-worker-reads-"));
   for (const [name, layout] of Object.entries(LAYOUTS)) {
-    const array = await create(new FileSystemStore(dir), {
-      path: name,
-      shape: SHAPE,
-      ...layout,
-      dtype: "int32",
-      fillValue: 7,
-      codecs: [{ name: "bytes", configuration: { endian: "little" } }, { name: "zstd", configuration: { level: 1, checksum: false } }],
-    });
-    await array.write(null, expected);
     // A hole: one chunk (one shard) never written reads as the fill value.
-    await array.write([slice(0, 8), slice(0, 8), null], 7);
+    await writeHoledArray(new FileSystemStore(dir), name, layout, SHAPE, expected, [8, 8]);
   }
 });
 
