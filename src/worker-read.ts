@@ -149,8 +149,19 @@ const MAX_SPARE_IO = 8;
 /** Lent memory is not kept past this size (a rare huge value should not stay resident). */
 const MAX_KEPT_IO = 64 << 20;
 
+/** Spare memory is dropped this long after the last read gave some back (an idle worker holds none). */
+const SPARE_IO_MS = 2000;
+let dropSpareIo: ReturnType<typeof setTimeout> | undefined;
+
 function keepIo(io: Uint8Array): void {
   if (io.byteLength > 0 && io.byteLength <= MAX_KEPT_IO && spareIo.length < MAX_SPARE_IO) spareIo.push(io);
+  if (dropSpareIo !== undefined) clearTimeout(dropSpareIo);
+  dropSpareIo = setTimeout(() => {
+    spareIo.length = 0;
+    dropSpareIo = undefined;
+  }, SPARE_IO_MS);
+  // (Node: the timer alone must not keep a worker's thread alive.)
+  (dropSpareIo as { unref?: () => void }).unref?.();
 }
 
 /**
