@@ -149,8 +149,11 @@ const MAX_SPARE_IO = 8;
 /** Lent memory is not kept past this size (a rare huge value should not stay resident). */
 const MAX_KEPT_IO = 64 << 20;
 
-/** Spare memory is dropped this long after the last read gave some back (an idle worker holds none). */
-const SPARE_IO_MS = 2000;
+/**
+ * Spare memory is dropped this long after the last read gave some back: an idle worker holds
+ * none, and reads a few seconds apart (a viewer moving through slices) keep theirs.
+ */
+const SPARE_IO_MS = 10_000;
 let dropSpareIo: ReturnType<typeof setTimeout> | undefined;
 
 function keepIo(io: Uint8Array): void {
