@@ -1,8 +1,9 @@
 /**
  * The zarr-python 3 oracle (zarr-python HEAD back-ported to Python 3.11), run as an outside program:
- * it is NOT part of this repository. It is looked for in `$ZARRFLOW_ORACLE_DIR`, then in
- * `../shared/oracles/zarr-python` beside the project root (where the team's machines and CI have it).
- * Its `setup.sh` makes (or reuses) a venv and prints the command that runs Python with its zarr.
+ * it is NOT part of this repository, and nothing here assumes where it lives. It is the folder
+ * `$ZARRFLOW_ORACLE_DIR` names (.ci/run sets it on the machines that have one); unset, the
+ * suites that need it skip with one line. Its `setup.sh` makes (or reuses) a venv and prints the
+ * command that runs Python with its zarr.
  *
  * Tests use `oracleSkip(what)` to follow the policy of test/helpers/external.ts.
  */
@@ -10,10 +11,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
 import { skipUnlessFound } from "./external.js";
-
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 export interface Oracle {
   /** The oracle's folder (read.py, write.py, valuefmt.py). */
@@ -25,10 +23,11 @@ export interface Oracle {
 let cached: { oracle?: Oracle; problem?: string } | undefined;
 
 function locate(): { oracle?: Oracle; problem?: string } {
-  const dir = process.env.ZARRFLOW_ORACLE_DIR ?? path.resolve(ROOT, "..", "shared", "oracles", "zarr-python");
-  const how =
-    "put zarr-python's oracle (shared/oracles/zarr-python) beside the project root or name it with ZARRFLOW_ORACLE_DIR to enable";
-  if (!existsSync(path.join(dir, "setup.sh"))) return { problem: `no zarr-python oracle at ${dir}; ${how}` };
+  const how = "set ZARRFLOW_ORACLE_DIR to the zarr-python oracle's folder (the one with setup.sh) to enable";
+  const named = process.env.ZARRFLOW_ORACLE_DIR;
+  if (!named) return { problem: `ZARRFLOW_ORACLE_DIR is not set; ${how}` };
+  const dir = path.resolve(named);
+  if (!existsSync(path.join(dir, "setup.sh"))) return { problem: `no setup.sh in ZARRFLOW_ORACLE_DIR (${dir}); ${how}` };
   const venv = process.env.ZARRFLOW_ORACLE_VENV ?? path.join(tmpdir(), "zarrflow-oracle-zarr-python");
   try {
     const out = execFileSync("bash", [path.join(dir, "setup.sh"), venv], {
