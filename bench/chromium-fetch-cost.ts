@@ -10,11 +10,12 @@
  * `arraybuffer` reads each body with `response.arrayBuffer()`; `byob` with a BYOB reader into
  * a buffer each of the 16 lanes reuses.
  */
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startStaticServer } from "../src/cli/static-server.js";
 import { launchChromium, openPage } from "../test/helpers/browser.js";
 import { datasetRoot, sizes as benchSizes } from "./lib/config.js";
+import { descendants } from "./lib/threads.js";
 
 interface ProcessCost {
   kind: string;
@@ -23,24 +24,9 @@ interface ProcessCost {
   systemMs: number;
 }
 
-/** Every Chromium process by pid: its kind (--type, the network service apart), minor faults, CPU. */
+/** Chromium's processes (launched from here: this process's descendants) by pid. */
 function chromiumProcesses(): Map<number, ProcessCost> {
-  const out = new Map<number, ProcessCost>();
-  for (const name of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-    try {
-      const cmdline = readFileSync(`/proc/${name}/cmdline`, "utf8");
-      // Chromium's own processes (argv[0] is its executable), not this script's.
-      if (!/\/(chromium|chrome)$/.test(cmdline.split(/[\0 ]/)[0])) continue;
-      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const type = /--type=([a-z-]+)/.exec(cmdline)?.[1] ?? "browser";
-      const kind = /--utility-sub-type=network\.mojom\.NetworkService/.test(cmdline) ? "network" : type;
-      out.set(Number(name), { kind, faults: Number(fields[7]), userMs: Number(fields[11]) * 10, systemMs: Number(fields[12]) * 10 });
-    } catch {
-      // ended meanwhile
-    }
-  }
-  return out;
+  return new Map(descendants().map((p) => [p.pid, { kind: p.kind === "main" ? "browser" : p.kind, faults: p.minorFaults, userMs: p.userMs, systemMs: p.systemMs }]));
 }
 
 const mode = process.argv[2] === "byob" ? "byob" : "arraybuffer";

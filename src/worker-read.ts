@@ -19,7 +19,7 @@ import { decodeInto, type OutputTarget } from "./chunk-ops.js";
 import { wordView, type Words } from "./copy.js";
 import { StoreError, throwIfAborted } from "./errors.js";
 import type { Region } from "./selection.js";
-import { fetchShardSync, fetchShardUnlocked, type CoalesceOptions } from "./shard-io.js";
+import { fetchShardSync, fetchShardUnlocked, type CoalesceOptions, type ShardFetch } from "./shard-io.js";
 import type { Store, StoreHandle } from "./store.js";
 
 /** A codec chain as the worker caches it (see worker.ts chainOf). */
@@ -102,6 +102,23 @@ export function readBatch<R>(batch: ReadBatch<R>, chainOf: ChainLookup<R>, signa
   return result;
 }
 
+/** Decodes one chunk's stored bytes (undefined: absent) into its place in the output. */
+async function decodePlaced(chain: CodecChain, fill: Words, out: OutputTarget, key: string, bytes: Uint8Array | undefined, chunkRegion: Region[], outRegion: Region[]): Promise<void> {
+  const pending = decodeInto(chain, fill, { key, bytes, chunkRegion, outRegion }, out);
+  if (pending instanceof Promise) await pending;
+}
+
+/** Decodes the inner chunks of a fetched shard into the output; answers their stored size. */
+async function decodeShard(chain: CodecChain, fill: Words, out: OutputTarget, item: ReadItem, fetched: ShardFetch): Promise<number> {
+  let size = 0;
+  for (const p of item.inner ?? []) {
+    const bytes = fetched.pieces.get(p.index);
+    size += bytes?.byteLength ?? 0;
+    await decodePlaced(chain, fill, out, p.key, bytes, p.chunkRegion, p.outRegion);
+  }
+  return size;
+}
+
 /** The shared output of a batch, as decodeInto writes it. */
 function outputOf(out: ReadBatch<unknown>["out"]): OutputTarget {
   const view = wordView(new Uint8Array(out.buffer, out.byteOffset, out.byteLength), out.itemsize);
@@ -119,25 +136,16 @@ async function readBatchNow<R>(batch: ReadBatch<R>, chainOf: ChainLookup<R>): Pr
       const bytes = store.getSync(item.key, undefined, { into: ioScratch(0) });
       // Did not fit: the next chunk gets room for one this size.
       if (bytes && bytes.buffer !== io.buffer) ioScratch(bytes.byteLength);
-      const pending = decodeInto(chain, fill, { key: item.key, bytes, chunkRegion: item.chunkRegion, outRegion: item.outRegion }, out);
-      if (pending instanceof Promise) await pending;
+      await decodePlaced(chain, fill, out, item.key, bytes, item.chunkRegion, item.outRegion);
       stored.push(bytes?.byteLength ?? 0);
       continue;
     }
-    const inner = item.inner ?? [];
-    const fetched = fetchShardSync(store, item.key, sharding, inner.map((p) => p.index), item.whole === true, {
+    const fetched = fetchShardSync(store, item.key, sharding, (item.inner ?? []).map((p) => p.index), item.whole === true, {
       ...batch.shard.coalesce,
       path: batch.shard.path,
       scratch: ioScratch,
     });
-    let size = 0;
-    for (const p of inner) {
-      const bytes = fetched.pieces.get(p.index);
-      size += bytes?.byteLength ?? 0;
-      const pending = decodeInto(chain, fill, { key: p.key, bytes, chunkRegion: p.chunkRegion, outRegion: p.outRegion }, out);
-      if (pending instanceof Promise) await pending;
-    }
-    stored.push(size);
+    stored.push(await decodeShard(chain, fill, out, item, fetched));
   }
   return stored;
 }
@@ -195,10 +203,6 @@ async function readBatchAsync<R>(batch: ReadBatch<R>, chainOf: ChainLookup<R>, c
   if (cancel?.aborted) onCancel();
   else cancel?.addEventListener("abort", onCancel, { once: true });
   const signal = stop.signal;
-  const decode = async (key: string, bytes: Uint8Array | undefined, chunkRegion: Region[], outRegion: Region[]) => {
-    const pending = decodeInto(chain, fill, { key, bytes, chunkRegion, outRegion }, out);
-    if (pending instanceof Promise) await pending;
-  };
   // Each lane reads whole values into memory it reuses (lent to the store: see
   // StoreCallOptions.into), decoding each before the next read overwrites it.
   const readItem = async (item: ReadItem, lane: { io: Uint8Array }): Promise<number> => {
@@ -206,22 +210,15 @@ async function readBatchAsync<R>(batch: ReadBatch<R>, chainOf: ChainLookup<R>, c
       const lent = lane.io;
       const bytes = await store.get(item.key, undefined, { signal, into: lent });
       lane.io = nextIo(lent, bytes);
-      await decode(item.key, bytes, item.chunkRegion, item.outRegion);
+      await decodePlaced(chain, fill, out, item.key, bytes, item.chunkRegion, item.outRegion);
       return bytes?.byteLength ?? 0;
     }
-    const inner = item.inner ?? [];
-    const needed = inner.map((p) => p.index);
+    const needed = (item.inner ?? []).map((p) => p.index);
     const whole = item.whole === true;
     const lent = lane.io;
     const fetched = await fetchShardUnlocked(store, item.key, sharding, needed, whole, { ...batch.shard.coalesce, path: batch.shard.path, signal, ...(whole ? { into: lent } : {}) });
     if (whole) lane.io = nextIo(lent, fetched.source);
-    let size = 0;
-    for (const p of inner) {
-      const bytes = fetched.pieces.get(p.index);
-      size += bytes?.byteLength ?? 0;
-      await decode(p.key, bytes, p.chunkRegion, p.outRegion);
-    }
-    return size;
+    return decodeShard(chain, fill, out, item, fetched);
   };
   const stored = new Array<number>(batch.items.length).fill(0);
   let next = 0;

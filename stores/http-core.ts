@@ -65,12 +65,12 @@ export interface TransportResponse {
   /** Reads and discards the body so the connection can be reused. Never rejects. */
   dump(): Promise<void>;
   /**
-   * Reads the body into `target` (a transport that can read straight into memory: a byte
-   * stream's BYOB reader): the filled part as a view — over `target`'s memory, whose buffer
-   * may have been transferred — and whether more body followed (then the rest is dropped).
-   * Instead of `body`, never both.
+   * Reads the body straight into `target` where the transport can (a byte stream's BYOB
+   * reader): the filled part as a view — over `target`'s memory, whose buffer may have been
+   * transferred — and whether more body followed (then the rest is dropped). Undefined, with
+   * nothing read, when it cannot: the caller reads `body` instead. Never both.
    */
-  readInto?(target: Uint8Array): Promise<{ bytes: Uint8Array; more: boolean }>;
+  readInto?(target: Uint8Array): Promise<{ bytes: Uint8Array; more: boolean } | undefined>;
   /** Drops the body without reading it (closing the connection when it must). */
   destroy(): void;
 }
@@ -597,18 +597,20 @@ function ownsBuffer(bytes: Uint8Array): boolean {
 }
 
 /**
- * Reads a body into one standalone buffer — or into `into` (see StoreCallOptions.into) when the
- * transport can and it fits. `expected` (when known) is the exact size: more is a protocol
+ * Reads a body into one standalone buffer — or into `into` (see StoreCallOptions.into) when it
+ * fits: straight from the transport where it can (readInto), else copied in chunk by chunk. `expected` (when known) is the exact size: more is a protocol
  * error, less a truncated answer worth retrying. `max` bounds bodies of unknown size.
  */
 export async function readBody(response: HttpResponse, expected: number | undefined, max: number, fail: Fail, into?: Uint8Array): Promise<Uint8Array> {
-  // Straight into lent memory when the size is known and fits (no buffer of ours, and with a
-  // BYOB reader none of the transport's either: each would be fresh pages to fault in).
-  if (into && response.readInto && expected !== undefined && expected > 0 && into.byteLength >= expected) {
-    const { bytes, more } = await response.readInto(into.subarray(0, expected));
-    if (more) return fail(`the body is longer than the ${expected} bytes expected`, response, { final: true });
-    if (bytes.byteLength !== expected) throw new Retryable(`the body ended after ${bytes.byteLength} of ${expected} bytes`, response.status, undefined);
-    return bytes;
+  // Lent memory is used when the size is known and fits: the transport reads straight into it
+  // where it can (no buffer of its own either), else the chunks are copied into it below.
+  // Either way no fresh buffer, whose pages would be faulted in.
+  const lent = into && expected !== undefined && expected > 0 && into.byteLength >= expected ? into.subarray(0, expected) : undefined;
+  const direct = lent && (await response.readInto?.(lent));
+  if (direct) {
+    if (direct.more) return fail(`the body is longer than the ${expected} bytes expected`, response, { final: true });
+    if (direct.bytes.byteLength !== expected) throw new Retryable(`the body ended after ${direct.bytes.byteLength} of ${expected} bytes`, response.status, undefined);
+    return direct.bytes;
   }
   const limit = expected ?? max;
   const chunks: Uint8Array[] = [];
@@ -637,7 +639,7 @@ export async function readBody(response: HttpResponse, expected: number | undefi
     }
     if (expected !== undefined) {
       if (received === 0 && chunk.length === expected && ownsBuffer(chunk)) whole = chunk;
-      else (out ??= new Uint8Array(expected)).set(chunk, received);
+      else (out ??= lent ?? new Uint8Array(expected)).set(chunk, received);
     } else chunks.push(chunk);
     received += chunk.length;
   }

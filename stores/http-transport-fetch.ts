@@ -47,8 +47,11 @@ export function fetchTransport(fetchFn: FetchLike = (input, init) => globalThis.
           },
         },
         async readInto(target: Uint8Array) {
+          if (used) return undefined;
+          const reader = byobReader(stream);
+          if (!reader) return undefined;
           used = true;
-          return readStreamInto(stream, target, signal);
+          return readWithByob(reader, target, signal);
         },
         async dump() {
           if (used || !stream) return;
@@ -90,30 +93,21 @@ async function* chunks(stream: ReadableStream<Uint8Array> | null, signal: AbortS
   }
 }
 
-/**
- * Reads a body into `target`: with a BYOB reader where the body is a byte stream (browsers'
- * fetch, Node's), the bytes land there directly — each read transfers the memory, so the result
- * is a view over the last buffer handed back; else chunk by chunk, copied in. Then one more read
- * tells whether the body was longer (the rest is cancelled).
- */
-async function readStreamInto(stream: ReadableStream<Uint8Array> | null, target: Uint8Array, signal: AbortSignal): Promise<{ bytes: Uint8Array; more: boolean }> {
-  if (!stream) return { bytes: target.subarray(0, 0), more: false };
-  let byob: ReadableStreamBYOBReader | undefined;
+/** A BYOB reader of the body, or undefined when it is not a byte stream (nothing is read then). */
+function byobReader(stream: ReadableStream<Uint8Array> | null): ReadableStreamBYOBReader | undefined {
   try {
-    byob = stream.getReader({ mode: "byob" });
+    return stream?.getReader({ mode: "byob" });
   } catch {
-    byob = undefined; // not a byte stream
+    return undefined;
   }
-  if (!byob) {
-    let filled = 0;
-    for await (const chunk of chunks(stream, signal)) {
-      if (filled + chunk.byteLength > target.byteLength) return { bytes: target.subarray(0, filled), more: true };
-      target.set(chunk, filled);
-      filled += chunk.byteLength;
-    }
-    return { bytes: target.subarray(0, filled), more: false };
-  }
-  const reader = byob;
+}
+
+/**
+ * Reads a body into `target` with a BYOB reader (browsers' fetch, Node's): the bytes land there
+ * directly — each read transfers the memory, so the result is a view over the last buffer
+ * handed back. Then one more read tells whether the body was longer (the rest is cancelled).
+ */
+async function readWithByob(reader: ReadableStreamBYOBReader, target: Uint8Array, signal: AbortSignal): Promise<{ bytes: Uint8Array; more: boolean }> {
   // Taken now: the first read transfers the memory, and `target` then reads as empty.
   const { byteOffset, byteLength } = target;
   let buffer = target.buffer as ArrayBuffer;
